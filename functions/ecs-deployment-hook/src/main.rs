@@ -1,0 +1,11 @@
+//! The `ecs-deployment-hook` Lambda function: wiring only, the logic is in the library.
+
+use autopilot_shared::config::Env;
+use lambda_runtime::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    autopilot_shared::logging::init();
+    let function = ecs_deployment_hook::Function::from_env(&Env::from_process()).await;
+    run(service_fn(|event| function.handle(event))).await
+}

@@ -1,0 +1,283 @@
+//! One `SdkConfig` for every client, with explicit time limits, and one way
+//! to classify what the AWS SDK returns.
+//!
+//! Loading the configuration through `aws_config` is what makes the standard
+//! `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`) send every call to a
+//! local AWS in tests and in the demo. Retries follow the SDK's standard mode
+//! (3 attempts, or `AWS_MAX_ATTEMPTS`).
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::config::{ConfigError, Env};
+use crate::error::{Classify, ErrorKind};
+
+/// The SDK's time limits. The SDK sets none by default, so a hung connection
+/// would otherwise eat a whole Lambda timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The whole operation, all attempts included (`AWS_OPERATION_TIMEOUT_SECS`, default 20 s).
+    pub operation: Duration,
+    /// One attempt (`AWS_ATTEMPT_TIMEOUT_SECS`, default 6 s).
+    pub attempt: Duration,
+    /// Establishing a connection (`AWS_CONNECT_TIMEOUT_SECS`, default 3 s).
+    pub connect: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            operation: Duration::from_secs(20),
+            attempt: Duration::from_secs(6),
+            connect: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Reads the three timeouts, each in seconds.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let default = Timeouts::default();
+        let timeouts = Timeouts {
+            operation: env.seconds("AWS_OPERATION_TIMEOUT_SECS", default.operation)?,
+            attempt: env.seconds("AWS_ATTEMPT_TIMEOUT_SECS", default.attempt)?,
+            connect: env.seconds("AWS_CONNECT_TIMEOUT_SECS", default.connect)?,
+        };
+        if timeouts.attempt > timeouts.operation {
+            return Err(ConfigError::invalid(
+                "AWS_ATTEMPT_TIMEOUT_SECS",
+                "must not exceed AWS_OPERATION_TIMEOUT_SECS",
+            ));
+        }
+        Ok(timeouts)
+    }
+}
+
+/// Loads the one `SdkConfig` a function builds all its clients from.
+///
+/// Region, credentials and endpoint come from the standard environment
+/// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, ..., `AWS_ENDPOINT_URL`), as Lambda
+/// sets them. No network call is made here: credentials resolve lazily.
+pub async fn load_sdk_config(timeouts: Timeouts) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(timeouts.operation)
+                .operation_attempt_timeout(timeouts.attempt)
+                .connect_timeout(timeouts.connect)
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// A failed AWS call, naming what was being done to which resource.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("failed to {action} {resource}: {detail}")]
+pub struct AwsError {
+    action: String,
+    resource: String,
+    kind: ErrorKind,
+    code: Option<String>,
+    detail: String,
+}
+
+impl AwsError {
+    /// Wraps an SDK error. `action` reads as a verb phrase ("describe
+    /// services in"), `resource` names the resource ("cluster prod").
+    pub fn new<E>(
+        action: impl Into<String>,
+        resource: impl Into<String>,
+        error: &SdkError<E, HttpResponse>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        AwsError {
+            action: action.into(),
+            resource: resource.into(),
+            kind: classify(error),
+            code: error.code().map(str::to_owned),
+            detail: DisplayErrorContext(error).to_string(),
+        }
+    }
+
+    /// An AWS answer that lacks a field we rely on.
+    pub fn missing_field(
+        action: impl Into<String>,
+        resource: impl Into<String>,
+        field: &str,
+    ) -> Self {
+        AwsError {
+            action: action.into(),
+            resource: resource.into(),
+            kind: ErrorKind::Unexpected,
+            code: None,
+            detail: format!("the response has no {field}"),
+        }
+    }
+
+    /// The modeled error code, such as `ServiceNotFoundException`.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+}
+
+impl Classify for AwsError {
+    fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+// Error codes AWS services use for throttling. The SDK retries these itself;
+// when they still surface, the attempts ran out and a later retry can help.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "LimitExceededException",
+    "ServerException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "InternalServiceError",
+];
+
+// Error codes that mean "the thing you named does not exist".
+const NOT_FOUND_CODES: &[&str] = &[
+    "ClusterNotFoundException",
+    "ServiceNotFoundException",
+    "RepositoryNotFoundException",
+    "ImageNotFoundException",
+    "TargetGroupNotFound",
+    "LoadBalancerNotFound",
+    "ListenerNotFound",
+    "ResourceNotFound",
+    "ResourceNotFoundException",
+    "ObjectNotFoundException",
+    "DeploymentDoesNotExistException",
+    "DeploymentGroupDoesNotExistException",
+    "ApplicationDoesNotExistException",
+    "DeploymentTargetDoesNotExistException",
+];
+
+/// Classifies an SDK error by how a caller should react.
+///
+/// Timeouts, connection failures, unparseable responses (often an HTML 5xx
+/// page), 5xx statuses and throttling codes are retryable; not-found codes
+/// are `NotFound`; other 4xx are `Unexpected` (a permission missing, a
+/// parameter AWS rejected): retrying the same event cannot fix them.
+pub fn classify<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> ErrorKind {
+    match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ErrorKind::Retryable
+        }
+        SdkError::ConstructionFailure(_) => ErrorKind::Unexpected,
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
+            let code = error.code().unwrap_or_default();
+            if status >= 500 || status == 429 || THROTTLING_CODES.contains(&code) {
+                ErrorKind::Retryable
+            } else if NOT_FOUND_CODES.contains(&code) {
+                ErrorKind::NotFound
+            } else {
+                ErrorKind::Unexpected
+            }
+        }
+        _ => ErrorKind::Unexpected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn service_error(status: u16, code: &str) -> SdkError<DescribeServicesError, HttpResponse> {
+        let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        let error = DescribeServicesError::generic(
+            ErrorMetadata::builder().code(code).message("boom").build(),
+        );
+        SdkError::service_error(error, raw)
+    }
+
+    #[test]
+    fn classification_table() {
+        let cases = [
+            (400, "ThrottlingException", ErrorKind::Retryable),
+            (400, "Throttling", ErrorKind::Retryable),
+            (429, "TooManyRequestsException", ErrorKind::Retryable),
+            (500, "ServerException", ErrorKind::Retryable),
+            (503, "ServiceUnavailable", ErrorKind::Retryable),
+            (400, "ClusterNotFoundException", ErrorKind::NotFound),
+            (400, "ServiceNotFoundException", ErrorKind::NotFound),
+            (400, "AccessDeniedException", ErrorKind::Unexpected),
+            (400, "InvalidParameterException", ErrorKind::Unexpected),
+        ];
+        for (status, code, expected) in cases {
+            assert_eq!(
+                classify(&service_error(status, code)),
+                expected,
+                "{status} {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_retryable() {
+        let timeout: SdkError<DescribeServicesError, HttpResponse> =
+            SdkError::timeout_error("attempt timed out");
+        assert_eq!(classify(&timeout), ErrorKind::Retryable);
+        let construction: SdkError<DescribeServicesError, HttpResponse> =
+            SdkError::construction_failure("bad input");
+        assert_eq!(classify(&construction), ErrorKind::Unexpected);
+    }
+
+    #[test]
+    fn aws_error_names_action_resource_and_code() {
+        let error = AwsError::new(
+            "describe services in",
+            "cluster prod",
+            &service_error(400, "ClusterNotFoundException"),
+        );
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+        assert_eq!(error.code(), Some("ClusterNotFoundException"));
+        let message = error.to_string();
+        assert!(
+            message.starts_with("failed to describe services in cluster prod: "),
+            "{message}"
+        );
+        assert!(message.contains("boom"), "{message}");
+    }
+
+    #[test]
+    fn timeouts_from_env() {
+        let env = Env::from_pairs([
+            ("AWS_OPERATION_TIMEOUT_SECS", "10"),
+            ("AWS_ATTEMPT_TIMEOUT_SECS", "2.5"),
+        ]);
+        let t = Timeouts::from_env(&env).unwrap();
+        assert_eq!(t.operation, Duration::from_secs(10));
+        assert_eq!(t.attempt, Duration::from_millis(2500));
+        assert_eq!(t.connect, Timeouts::default().connect);
+        let bad = Env::from_pairs([
+            ("AWS_OPERATION_TIMEOUT_SECS", "1"),
+            ("AWS_ATTEMPT_TIMEOUT_SECS", "2"),
+        ]);
+        assert!(Timeouts::from_env(&bad).is_err());
+    }
+}

@@ -1,0 +1,292 @@
+//! Configuration from the environment into typed values, read once at cold start.
+//!
+//! [`Env`] is a snapshot of the variables, so parsing is a pure function of a
+//! map and is unit-tested without touching the process environment. Errors
+//! name the variable and say what is wrong, never echoing a value that might
+//! be sensitive beyond what the parser reports.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::{Classify, ErrorKind};
+
+/// A configuration variable is missing or malformed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("missing required environment variable {name}")]
+    Missing {
+        /// The variable's name.
+        name: String,
+    },
+    /// A variable is set but cannot be parsed.
+    #[error("invalid environment variable {name}: {reason}")]
+    Invalid {
+        /// The variable's name (with a JSON path inside it where known).
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// A variable that failed to parse, with the reason.
+    pub fn invalid(name: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        ConfigError::Invalid {
+            name: name.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl Classify for ConfigError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidInput
+    }
+}
+
+/// A snapshot of environment variables.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// Snapshots the process environment (variables that are not valid UTF-8
+    /// are left out).
+    pub fn from_process() -> Self {
+        Env {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
+    }
+
+    /// An environment made of the given pairs, for tests and embedding.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The trimmed value, or `None` when unset or blank.
+    pub fn optional(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The trimmed value, or [`ConfigError::Missing`].
+    pub fn required(&self, name: &str) -> Result<&str, ConfigError> {
+        self.optional(name).ok_or_else(|| ConfigError::Missing {
+            name: name.to_owned(),
+        })
+    }
+
+    /// A boolean flag: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`
+    /// (any case); `default` when unset.
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        let Some(value) = self.optional(name) else {
+            return Ok(default);
+        };
+        match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError::invalid(
+                name,
+                format!("expected true or false, got {value:?}"),
+            )),
+        }
+    }
+
+    /// A comma-separated list, items trimmed, blanks dropped; empty when unset.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.optional(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A value parsed with [`FromStr`]; `None` when unset.
+    pub fn parse<T>(&self, name: &str) -> Result<Option<T>, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.optional(name)
+            .map(|v| v.parse::<T>().map_err(|e| ConfigError::invalid(name, e)))
+            .transpose()
+    }
+
+    /// A duration given in (possibly fractional) seconds; `default` when unset.
+    pub fn seconds(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.parse::<f64>(name)? {
+            None => Ok(default),
+            Some(secs) if secs.is_finite() && secs > 0.0 => Ok(Duration::from_secs_f64(secs)),
+            Some(_) => Err(ConfigError::invalid(
+                name,
+                "expected a positive number of seconds",
+            )),
+        }
+    }
+
+    /// A JSON document deserialised into `T`; `None` when unset. The error
+    /// names the variable and the path inside the document.
+    pub fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, ConfigError> {
+        self.optional(name)
+            .map(|v| {
+                serde_json::from_str(v).map_err(|e| {
+                    ConfigError::invalid(name, format!("not valid JSON for this setting: {e}"))
+                })
+            })
+            .transpose()
+    }
+}
+
+/// Settings every function shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommonConfig {
+    /// `DRY_RUN`: log every change that would be made, make none.
+    pub dry_run: bool,
+    /// `AWS_OPERATION_TIMEOUT_SECS` / `AWS_ATTEMPT_TIMEOUT_SECS` /
+    /// `AWS_CONNECT_TIMEOUT_SECS`: the SDK's time limits.
+    pub timeouts: crate::aws::Timeouts,
+}
+
+impl CommonConfig {
+    /// Reads `DRY_RUN` and the SDK timeouts.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(CommonConfig {
+            dry_run: env.flag("DRY_RUN", false)?,
+            timeouts: crate::aws::Timeouts::from_env(env)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn optional_trims_and_treats_blank_as_unset() {
+        let e = env(&[("A", "  x "), ("B", "   "), ("C", "")]);
+        assert_eq!(e.optional("A"), Some("x"));
+        assert_eq!(e.optional("B"), None);
+        assert_eq!(e.optional("C"), None);
+        assert_eq!(e.optional("D"), None);
+    }
+
+    #[test]
+    fn required_names_the_missing_variable() {
+        let err = env(&[]).required("CLUSTERS").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "missing required environment variable CLUSTERS"
+        );
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn flags() {
+        let cases = [
+            (Some("true"), Ok(true)),
+            (Some("TRUE"), Ok(true)),
+            (Some("1"), Ok(true)),
+            (Some("yes"), Ok(true)),
+            (Some("on"), Ok(true)),
+            (Some("false"), Ok(false)),
+            (Some("0"), Ok(false)),
+            (Some("No"), Ok(false)),
+            (Some("off"), Ok(false)),
+            (None, Ok(false)),
+            (Some("maybe"), Err(())),
+            (Some("2"), Err(())),
+        ];
+        for (value, expected) in cases {
+            let e = match value {
+                Some(v) => env(&[("DRY_RUN", v)]),
+                None => env(&[]),
+            };
+            let got = e.flag("DRY_RUN", false).map_err(|err| {
+                assert!(err.to_string().contains("DRY_RUN"), "{err}");
+            });
+            assert_eq!(got, expected, "DRY_RUN={value:?}");
+        }
+    }
+
+    #[test]
+    fn lists_are_trimmed_and_skip_blanks() {
+        let e = env(&[("CLUSTERS", " prod, staging ,,dev ")]);
+        assert_eq!(e.list("CLUSTERS"), ["prod", "staging", "dev"]);
+        assert!(env(&[]).list("CLUSTERS").is_empty());
+    }
+
+    #[test]
+    fn seconds_accept_fractions_and_reject_nonsense() {
+        let d = Duration::from_secs(7);
+        assert_eq!(env(&[]).seconds("T", d), Ok(d));
+        assert_eq!(
+            env(&[("T", "1.5")]).seconds("T", d),
+            Ok(Duration::from_millis(1500))
+        );
+        for bad in ["0", "-1", "abc", "NaN", "inf"] {
+            let err = env(&[("T", bad)]).seconds("T", d).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { ref name, .. } if name == "T"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_variable_and_position() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Checks {
+            kind: String,
+        }
+        let err = env(&[("CHECKS", r#"{"kind": 3}"#)])
+            .json::<Checks>("CHECKS")
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("invalid environment variable CHECKS"),
+            "{message}"
+        );
+        assert!(message.contains("line 1 column"), "{message}");
+        assert!(env(&[]).json::<Checks>("CHECKS").unwrap().is_none());
+    }
+
+    #[test]
+    fn common_config_defaults() {
+        let config = CommonConfig::from_env(&env(&[])).unwrap();
+        assert!(!config.dry_run);
+        assert_eq!(config.timeouts, crate::aws::Timeouts::default());
+        assert!(
+            CommonConfig::from_env(&env(&[("DRY_RUN", "true")]))
+                .unwrap()
+                .dry_run
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! The ECS domain shared by every ecs-autopilot function.
+//!
+//! Functions are thin adapters from a Lambda event to this crate: they parse
+//! their configuration once at cold start ([`config`]), build their AWS clients
+//! from one [`aws_config::SdkConfig`] ([`aws`]), and report failures through
+//! one error vocabulary ([`error`]).
+
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod image;
+pub mod logging;
+
+pub use error::{ErrorKind, HandlerError};

@@ -1,0 +1,124 @@
+"""WSGI middleware in front of moto's server app.
+
+Adds, and otherwise leaves moto as it is:
+
+* call counting of every AWS request (``counting.py``), served at
+  ``GET /_autopilot/calls`` and cleared by ``POST /_autopilot/calls/reset``;
+* CloudWatch over Smithy RPC v2 CBOR (``cloudwatch_cbor.py``), for paths
+  ``/service/GraniteServiceVersion20100801/operation/<Operation>``;
+* the CodeDeploy test-only endpoints (``codedeploy_ext.py``):
+  ``GET /_autopilot/codedeploy/hook-statuses[?deploymentId=X]``,
+  ``POST /_autopilot/codedeploy/lifecycle`` and ``POST /_autopilot/codedeploy/status``.
+
+A request body is read only when it is needed (a form body naming the
+``Action``, or a CBOR body) and is then put back as a fresh ``BytesIO`` so moto
+still sees all of it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import cloudwatch_cbor
+import codedeploy_ext
+import counting
+
+PREFIX = "/_autopilot/"
+
+
+def buffer_body(environ: dict[str, Any]) -> bytes:
+    """Read the whole request body and replace ``wsgi.input`` with a copy."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        try:
+            body = stream.read(int(length))
+        except ValueError:
+            body = b""
+    elif environ.get("wsgi.input_terminated"):
+        body = stream.read()
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def _json(start_response: Callable, status: int, payload: Any) -> list[bytes]:
+    body = json.dumps(payload, default=str).encode("utf-8")
+    reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+    start_response(
+        f"{status} {reasons.get(status, 'Error')}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+class AutopilotMiddleware:
+    def __init__(self, moto_app: Callable) -> None:
+        self.moto_app = moto_app
+        self.calls = counting.CallCounter()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(PREFIX):
+            return self._autopilot(environ, start_response, path)
+        if path.startswith("/moto-api") or path == "/favicon.ico":
+            return self.moto_app(environ, start_response)
+
+        cbor = counting.CBOR_PATH.match(path)
+        body = None
+        if cbor or counting.needs_body(environ):
+            body = buffer_body(environ)
+        self.calls.record(counting.service_name(environ), counting.operation_name(environ, body))
+
+        if cbor and cbor.group("service") == cloudwatch_cbor.SERVICE_NAME:
+            return cloudwatch_cbor.handle(
+                environ, cbor.group("operation"), body or b"", self.moto_app, start_response
+            )
+        return self.moto_app(environ, start_response)
+
+    # --- test-only endpoints ------------------------------------------------------
+
+    def _autopilot(self, environ: dict[str, Any], start_response: Callable, path: str):
+        method = environ.get("REQUEST_METHOD", "GET")
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        route = path[len(PREFIX) :].rstrip("/")
+
+        if route == "calls" and method == "GET":
+            return _json(start_response, 200, {"calls": self.calls.snapshot()})
+        if route == "calls/reset" and method == "POST":
+            self.calls.reset()
+            return _json(start_response, 200, {"calls": {}})
+        if route == "codedeploy/hook-statuses" and method == "GET":
+            deployment_id = query.get("deploymentId", [None])[0]
+            return _json(start_response, 200, codedeploy_ext.hook_statuses(deployment_id))
+        if route in ("codedeploy/lifecycle", "codedeploy/status") and method == "POST":
+            try:
+                request = json.loads(buffer_body(environ) or b"{}")
+                deployment_id = request["deploymentId"]
+                if route == "codedeploy/lifecycle":
+                    hook_id = codedeploy_ext.start_lifecycle_hook(deployment_id, request["hook"])
+                    return _json(start_response, 200, {"lifecycleEventHookExecutionId": hook_id})
+                result = codedeploy_ext.set_deployment_status(deployment_id, request["status"])
+                return _json(start_response, 200, result)
+            except (ValueError, KeyError, TypeError) as err:
+                return _json(start_response, 400, {"error": f"bad request: {err!r}"})
+            except codedeploy_ext.EndpointError as err:
+                return _json(start_response, err.status, {"error": err.message})
+        known = {
+            "calls": "GET",
+            "calls/reset": "POST",
+            "codedeploy/hook-statuses": "GET",
+            "codedeploy/lifecycle": "POST",
+            "codedeploy/status": "POST",
+        }
+        if route in known:
+            return _json(start_response, 405, {"error": f"use {known[route]}"})
+        return _json(start_response, 404, {"error": f"no such endpoint: {path}"})

@@ -1,0 +1,612 @@
+"""Self-test of the local AWS harness (server.py and its extensions).
+
+    .venv/bin/python tests/localaws/selftest.py
+
+Starts server.py on a free loopback port, exercises every extension with boto3
+(dummy credentials) and with raw SigV4-signed CBOR requests, prints one line per
+check and ``N passed, M failed`` at the end; exits non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import boto3
+import cbor2
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+from botocore.parsers import create_parser
+from botocore.session import get_session
+
+HERE = Path(__file__).resolve().parent
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+SAMPLE_HOOK_ID = (
+    "eyJlbmNyeXB0ZWREYXRhIjoiZXhhbXBsZSIsIml2UGFyYW1ldGVyU3BlYyI6ImV4YW1wbGUi"
+    "LCJtYXRlcmlhbFNldFNlcmlhbCI6MX0="
+)
+
+CHECKS: list[tuple[str, Callable[[], None]]] = []
+
+
+def check(name: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    def register(fn: Callable[[], None]) -> Callable[[], None]:
+        CHECKS.append((name, fn))
+        return fn
+
+    return register
+
+
+def expect_error(code: str, fn: Callable[[], object], status: int = 400) -> ClientError:
+    try:
+        fn()
+    except ClientError as err:
+        got = err.response["Error"]["Code"]
+        assert got == code, f"expected {code}, got {got}: {err}"
+        got_status = err.response["ResponseMetadata"]["HTTPStatusCode"]
+        assert got_status == status, f"expected HTTP {status}, got {got_status}"
+        return err
+    raise AssertionError(f"expected {code}, call succeeded")
+
+
+# --- server -----------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="localaws-selftest-")
+        port_file = Path(self.tmp.name) / "port"
+        self.log = open(Path(self.tmp.name) / "log", "w+b")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "server.py"), "--host", "127.0.0.1", "--port", "0",
+             "--port-file", str(port_file)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while not port_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.log.seek(0)
+                raise RuntimeError("server did not start:\n" + self.log.read().decode())
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{port_file.read_text().strip()}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        self.tmp.cleanup()
+
+    def http(self, method: str, path: str, payload: object | None = None):
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+
+SERVER: Server
+
+
+def client(service: str):
+    return boto3.client(
+        service,
+        endpoint_url=SERVER.url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+
+
+# --- CloudWatch over CBOR: raw signed requests --------------------------------------
+
+CW_MODEL = get_session().get_service_model("cloudwatch")
+CBOR_PARSER = create_parser("smithy-rpc-v2-cbor")
+
+
+class CborResponse:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes, operation: str):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.body = body
+        self.operation = operation
+
+    @property
+    def data(self):
+        return cbor2.loads(self.body) if self.body else None
+
+    def sdk_parse(self):
+        """Parse as botocore's own rpcv2Cbor client does (proves SDK compatibility)."""
+        shape = CW_MODEL.operation_model(self.operation).output_shape
+        return CBOR_PARSER.parse(
+            {"status_code": self.status, "headers": self.headers, "body": self.body}, shape
+        )
+
+
+def cbor_call(operation: str, payload: dict | None, sign: bool = True) -> CborResponse:
+    url = f"{SERVER.url}/service/GraniteServiceVersion20100801/operation/{operation}"
+    body = cbor2.dumps(payload) if payload is not None else b""
+    headers = {"smithy-protocol": "rpc-v2-cbor", "Accept": "application/cbor"}
+    if payload is not None:
+        headers["Content-Type"] = "application/cbor"
+    if sign:
+        request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+        SigV4Auth(Credentials("testing", "testing"), "monitoring", REGION).add_auth(request)
+        headers = dict(request.headers.items())
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return CborResponse(resp.status, dict(resp.headers), resp.read(), operation)
+    except urllib.error.HTTPError as err:
+        return CborResponse(err.code, dict(err.headers), err.read(), operation)
+
+
+def ts(value: dt.datetime) -> cbor2.CBORTag:
+    return cbor2.CBORTag(1, value.timestamp())
+
+
+ALARM = {
+    "AlarmName": "selftest-cpu",
+    "MetricName": "CPUUtilization",
+    "Namespace": "AWS/ECS",
+    "Statistic": "Average",
+    "Dimensions": [{"Name": "ClusterName", "Value": "c1"}, {"Name": "ServiceName", "Value": "s1"}],
+    "Period": 60,
+    "EvaluationPeriods": 2,
+    "Threshold": 80.0,
+    "ComparisonOperator": "GreaterThanThreshold",
+}
+
+
+@check("counting: per service.operation for JSON, query-form and CBOR calls; reset")
+def _counting():
+    status, _ = SERVER.http("POST", "/_autopilot/calls/reset", {})
+    assert status == 200
+    ecs, elb = client("ecs"), client("elbv2")
+    ecs.list_clusters()
+    ecs.list_clusters()
+    elb.describe_target_groups()  # awsQuery: Action in a form body
+    cbor_call("ListMetrics", {})
+    status, data = SERVER.http("GET", "/_autopilot/calls")
+    assert status == 200, status
+    calls = data["calls"]
+    assert calls.get("ecs.ListClusters") == 2, calls
+    assert calls.get("elasticloadbalancing.DescribeTargetGroups") == 1, calls
+    assert calls.get("monitoring.ListMetrics") == 1, calls
+    assert sum(calls.values()) == 4, calls
+    status, data = SERVER.http("POST", "/_autopilot/calls/reset", {})
+    assert status == 200
+    assert SERVER.http("GET", "/_autopilot/calls")[1] == {"calls": {}}
+
+
+@check("cbor: PutMetricAlarm answers 200, empty body, smithy-protocol header")
+def _put_alarm():
+    resp = cbor_call("PutMetricAlarm", ALARM)
+    assert resp.status == 200, (resp.status, resp.body)
+    assert resp.headers.get("smithy-protocol") == "rpc-v2-cbor", resp.headers
+    assert resp.body == b"", resp.body
+
+
+@check("cbor: DescribeAlarms returns MetricAlarms with typed members (SDK parser too)")
+def _describe_alarms():
+    resp = cbor_call("DescribeAlarms", {"AlarmNames": ["selftest-cpu"]})
+    assert resp.status == 200, (resp.status, resp.body)
+    assert resp.headers.get("content-type") == "application/cbor", resp.headers
+    alarms = resp.data["MetricAlarms"]
+    assert len(alarms) == 1, alarms
+    alarm = alarms[0]
+    for key in ("AlarmName", "MetricName", "Namespace", "Statistic", "ComparisonOperator"):
+        assert alarm[key] == ALARM[key], (key, alarm[key])
+    assert alarm["AlarmArn"] == f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:selftest-cpu"
+    assert alarm["StateValue"] == "OK" and alarm["StateReason"], alarm
+    assert alarm["Dimensions"] == ALARM["Dimensions"], alarm["Dimensions"]
+    assert alarm["Period"] == 60 and type(alarm["Period"]) is int
+    assert alarm["EvaluationPeriods"] == 2 and type(alarm["EvaluationPeriods"]) is int
+    assert alarm["Threshold"] == 80.0 and type(alarm["Threshold"]) is float
+    assert isinstance(alarm["StateUpdatedTimestamp"], dt.datetime), alarm["StateUpdatedTimestamp"]
+    parsed = resp.sdk_parse()
+    assert parsed["MetricAlarms"][0]["AlarmName"] == "selftest-cpu", parsed
+    assert cbor_call("DescribeAlarms", {"AlarmNamePrefix": "selftest-"}).data["MetricAlarms"]
+    assert cbor_call("DescribeAlarms", {"AlarmNamePrefix": "other-"}).data["MetricAlarms"] == []
+
+
+@check("cbor: SetAlarmState then DescribeAlarms by StateValue")
+def _set_alarm_state():
+    resp = cbor_call(
+        "SetAlarmState",
+        {"AlarmName": "selftest-cpu", "StateValue": "ALARM", "StateReason": "selftest"},
+    )
+    assert resp.status == 200 and resp.body == b"", (resp.status, resp.body)
+    alarms = cbor_call("DescribeAlarms", {"StateValue": "ALARM"}).data["MetricAlarms"]
+    assert [a["AlarmName"] for a in alarms] == ["selftest-cpu"], alarms
+    assert alarms[0]["StateReason"] == "selftest"
+    assert cbor_call("DescribeAlarms", {"StateValue": "OK"}).data["MetricAlarms"] == []
+
+
+@check("cbor: PutMetricData then GetMetricData (Timestamps tag 1, Values floats)")
+def _metric_data():
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    point = now - dt.timedelta(seconds=90)
+    resp = cbor_call(
+        "PutMetricData",
+        {
+            "Namespace": "Selftest",
+            "MetricData": [
+                {"MetricName": "Requests", "Value": 3.0, "Timestamp": ts(point),
+                 "Dimensions": [{"Name": "ServiceName", "Value": "s1"}]},
+                {"MetricName": "Requests", "Value": 4.0, "Timestamp": ts(point),
+                 "Dimensions": [{"Name": "ServiceName", "Value": "s1"}]},
+            ],
+        },
+    )
+    assert resp.status == 200 and resp.body == b"", (resp.status, resp.body)
+    query = {
+        "Id": "req",
+        "MetricStat": {
+            "Metric": {"Namespace": "Selftest", "MetricName": "Requests",
+                       "Dimensions": [{"Name": "ServiceName", "Value": "s1"}]},
+            "Period": 60,
+            "Stat": "Sum",
+        },
+    }
+    resp = cbor_call(
+        "GetMetricData",
+        {"MetricDataQueries": [query], "StartTime": ts(now - dt.timedelta(minutes=10)),
+         "EndTime": ts(now + dt.timedelta(minutes=1))},
+    )
+    assert resp.status == 200, (resp.status, resp.body)
+    result = resp.data["MetricDataResults"][0]
+    assert result["Id"] == "req" and result["StatusCode"] == "Complete", result
+    assert result["Label"], result
+    assert result["Values"] == [7.0] and type(result["Values"][0]) is float, result
+    assert len(result["Timestamps"]) == 1
+    stamp = result["Timestamps"][0]  # cbor2 decodes tag 1 (epoch seconds) to datetime
+    assert isinstance(stamp, dt.datetime), stamp
+    assert b"\xc1" in resp.body, "no CBOR tag 1 in the body"
+    assert abs((stamp - point).total_seconds()) < 60, (stamp, point)
+    parsed = resp.sdk_parse()
+    assert parsed["MetricDataResults"][0]["Values"] == [7.0], parsed
+
+    stats = cbor_call(
+        "GetMetricStatistics",
+        {"Namespace": "Selftest", "MetricName": "Requests",
+         "Dimensions": [{"Name": "ServiceName", "Value": "s1"}],
+         "StartTime": ts(now - dt.timedelta(minutes=10)),
+         "EndTime": ts(now + dt.timedelta(minutes=1)), "Period": 60,
+         "Statistics": ["Sum", "Maximum"]},
+    )
+    assert stats.status == 200, (stats.status, stats.body)
+    points = stats.data["Datapoints"]
+    assert len(points) == 1 and points[0]["Sum"] == 7.0 and points[0]["Maximum"] == 4.0, points
+    assert isinstance(points[0]["Timestamp"], dt.datetime)
+    metrics = cbor_call("ListMetrics", {"Namespace": "Selftest"}).data["Metrics"]
+    assert metrics and metrics[0]["MetricName"] == "Requests", metrics
+
+
+@check("cbor: errors carry __type, message, x-amzn-query-error; unknown operation")
+def _cbor_errors():
+    resp = cbor_call("SetAlarmState", {"AlarmName": "missing", "StateValue": "OK", "StateReason": "x"})
+    assert resp.status == 404, resp.status  # CloudWatch models ResourceNotFound as 404
+    assert resp.data["__type"] == "ResourceNotFound", resp.data
+    assert "message" in resp.data, resp.data
+    assert resp.headers.get("x-amzn-query-error") == "ResourceNotFound;Sender", resp.headers
+    assert resp.headers.get("smithy-protocol") == "rpc-v2-cbor"
+    resp = cbor_call(
+        "PutMetricData",
+        {"Namespace": "Selftest", "MetricData": [{"MetricName": "M", "Value": 1.0, "Values": [1.0]}]},
+    )
+    assert resp.status == 400, resp.status
+    assert resp.data["__type"] == "InvalidParameterValue", resp.data
+    assert "mutually exclusive" in resp.data["message"], resp.data
+    resp = cbor_call("FrobnicateWidgets", {})
+    assert resp.status == 400 and resp.data == {"__type": "UnknownOperationException"}, resp.data
+
+
+@check("cbor: unsigned request still served; DeleteAlarms removes the alarm")
+def _delete_alarms():
+    resp = cbor_call("DeleteAlarms", {"AlarmNames": ["selftest-cpu"]}, sign=False)
+    assert resp.status == 200, (resp.status, resp.body)
+    assert cbor_call("DescribeAlarms", {}).data["MetricAlarms"] == []
+    assert cbor_call("DescribeAlarms", None).status == 200  # empty body = empty input
+
+
+# --- CodeDeploy -------------------------------------------------------------------------
+
+CD: dict[str, str] = {}
+
+
+def setup_codedeploy() -> None:
+    ecs, elb, ec2, cd = client("ecs"), client("elbv2"), client("ec2"), client("codedeploy")
+    ecs.create_cluster(clusterName="cd-cluster")
+    ecs.register_task_definition(
+        family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 128,
+                                             "portMappings": [{"containerPort": 80}]}]
+    )
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    for name in ("web-blue", "web-green"):
+        elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")
+    service = ecs.create_service(
+        cluster="cd-cluster", serviceName="web", taskDefinition="web", desiredCount=2,
+        deploymentController={"type": "CODE_DEPLOY"},
+    )["service"]
+    CD["serviceArn"] = service["serviceArn"]
+    cd.create_application(applicationName="web-app", computePlatform="ECS")
+    cd.create_deployment_group(
+        applicationName="web-app",
+        deploymentGroupName="web-dg",
+        serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/codedeploy",
+        deploymentConfigName="CodeDeployDefault.ECSAllAtOnce",
+        deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        ecsServices=[{"clusterName": "cd-cluster", "serviceName": "web"}],
+        loadBalancerInfo={"targetGroupPairInfoList": [{
+            "targetGroups": [{"name": "web-blue"}, {"name": "web-green"}],
+            "prodTrafficRoute": {"listenerArns": ["arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/1/prod"]},
+            "testTrafficRoute": {"listenerArns": ["arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/1/test"]},
+        }]},
+    )
+    CD["appspec"] = json.dumps({"version": 0.0, "Resources": [{"TargetService": {
+        "Type": "AWS::ECS::Service", "Properties": {
+            "TaskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1",
+            "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80}}}}],
+        "Hooks": [{"AfterAllowTestTraffic": "CodeDeployHook_smoke"}]})
+    CD["deploymentId"] = cd.create_deployment(
+        applicationName="web-app", deploymentGroupName="web-dg",
+        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": CD["appspec"]}},
+    )["deploymentId"]
+
+
+@check("codedeploy: GetDeployment has revision.appSpecContent.content and status")
+def _get_deployment():
+    setup_codedeploy()
+    info = client("codedeploy").get_deployment(deploymentId=CD["deploymentId"])["deploymentInfo"]
+    assert info["revision"]["appSpecContent"]["content"] == CD["appspec"], info["revision"]
+    assert info["status"] == "Created", info["status"]
+
+
+@check("codedeploy: target operations before start -> DeploymentNotStartedException")
+def _not_started():
+    cd = client("codedeploy")
+    expect_error("DeploymentNotStartedException",
+                 lambda: cd.list_deployment_targets(deploymentId=CD["deploymentId"]))
+    expect_error("DeploymentNotStartedException",
+                 lambda: cd.get_deployment_target(deploymentId=CD["deploymentId"],
+                                                  targetId="cd-cluster:web"))
+
+
+@check("codedeploy: lifecycle endpoint + ListDeploymentTargets + GetDeploymentTarget shape")
+def _deployment_target():
+    cd = client("codedeploy")
+    status, body = SERVER.http("POST", "/_autopilot/codedeploy/lifecycle",
+                               {"deploymentId": CD["deploymentId"], "hook": "AfterAllowTestTraffic"})
+    assert status == 200, (status, body)
+    CD["hookId"] = body["lifecycleEventHookExecutionId"]
+    assert CD["hookId"] and CD["hookId"] != SAMPLE_HOOK_ID
+    assert cd.list_deployment_targets(deploymentId=CD["deploymentId"])["targetIds"] == ["cd-cluster:web"]
+    target = cd.get_deployment_target(deploymentId=CD["deploymentId"],
+                                      targetId="cd-cluster:web")["deploymentTarget"]
+    assert target["deploymentTargetType"] == "ECSTarget", target
+    ecs_target = target["ecsTarget"]
+    assert ecs_target["deploymentId"] == CD["deploymentId"]
+    assert ecs_target["targetId"] == "cd-cluster:web"
+    assert ecs_target["targetArn"] == CD["serviceArn"], ecs_target["targetArn"]
+    assert ecs_target["status"] == "InProgress", ecs_target["status"]
+    assert isinstance(ecs_target["lastUpdatedAt"], dt.datetime)
+    events = [(e["lifecycleEventName"], e["status"]) for e in ecs_target["lifecycleEvents"]]
+    assert events == [
+        ("BeforeInstall", "Succeeded"), ("Install", "Succeeded"), ("AfterInstall", "Succeeded"),
+        ("BeforeAllowTestTraffic", "Succeeded"), ("AllowTestTraffic", "Succeeded"),
+        ("AfterAllowTestTraffic", "InProgress"), ("BeforeAllowTraffic", "Pending"),
+        ("AllowTraffic", "Pending"), ("AfterAllowTraffic", "Pending"),
+    ], events
+    in_progress = ecs_target["lifecycleEvents"][5]
+    assert "startTime" in in_progress and "endTime" not in in_progress, in_progress
+    assert "startTime" not in ecs_target["lifecycleEvents"][6]
+    sets = {s["taskSetLabel"]: s for s in ecs_target["taskSetsInfo"]}
+    assert sets["Blue"]["targetGroup"] == {"name": "web-blue"}, sets
+    assert sets["Blue"]["status"] == "PRIMARY" and sets["Blue"]["trafficWeight"] == 100.0
+    assert sets["Green"]["targetGroup"] == {"name": "web-green"}, sets
+    assert sets["Green"]["status"] == "ACTIVE" and sets["Green"]["trafficWeight"] == 0.0
+    assert sets["Blue"]["identifer"].startswith("ecs-svc/") and sets["Blue"]["desiredCount"] == 2
+    expect_error("DeploymentTargetDoesNotExistException",
+                 lambda: cd.get_deployment_target(deploymentId=CD["deploymentId"], targetId="x:y"))
+    expect_error("DeploymentDoesNotExistException",
+                 lambda: cd.get_deployment_target(deploymentId="d-NOPE12345", targetId="x:y"))
+    expect_error("DeploymentDoesNotExistException",
+                 lambda: cd.list_deployment_targets(deploymentId="d-NOPE12345"))
+
+
+@check("codedeploy: PutLifecycleEventHookExecutionStatus validation, update, recording")
+def _hook_status():
+    cd = client("codedeploy")
+    dep = CD["deploymentId"]
+    out = cd.put_lifecycle_event_hook_execution_status(
+        deploymentId=dep, lifecycleEventHookExecutionId=CD["hookId"], status="Succeeded")
+    assert out["lifecycleEventHookExecutionId"] == CD["hookId"], out
+    target = cd.get_deployment_target(deploymentId=dep, targetId="cd-cluster:web")
+    event = target["deploymentTarget"]["ecsTarget"]["lifecycleEvents"][5]
+    assert event["status"] == "Succeeded" and "endTime" in event, event
+    expect_error("LifecycleEventAlreadyCompletedException",
+                 lambda: cd.put_lifecycle_event_hook_execution_status(
+                     deploymentId=dep, lifecycleEventHookExecutionId=CD["hookId"], status="Failed"))
+    # An id never issued (the sample event's) is accepted and recorded.
+    out = cd.put_lifecycle_event_hook_execution_status(
+        deploymentId=dep, lifecycleEventHookExecutionId=SAMPLE_HOOK_ID, status="Succeeded")
+    assert out["lifecycleEventHookExecutionId"] == SAMPLE_HOOK_ID
+    expect_error("InvalidLifecycleEventHookExecutionStatusException",
+                 lambda: cd.put_lifecycle_event_hook_execution_status(
+                     deploymentId=dep, lifecycleEventHookExecutionId=SAMPLE_HOOK_ID, status="Done"))
+    expect_error("DeploymentDoesNotExistException",
+                 lambda: cd.put_lifecycle_event_hook_execution_status(
+                     deploymentId="d-NOPE12345", lifecycleEventHookExecutionId="x", status="Succeeded"))
+    status, calls = SERVER.http("GET", f"/_autopilot/codedeploy/hook-statuses?deploymentId={dep}")
+    assert status == 200
+    summary = [(c["lifecycleEventHookExecutionId"], c["status"], c["lifecycleEventName"], c["error"])
+               for c in calls]
+    assert summary == [
+        (CD["hookId"], "Succeeded", "AfterAllowTestTraffic", None),
+        (CD["hookId"], "Failed", "AfterAllowTestTraffic", "LifecycleEventAlreadyCompletedException"),
+        (SAMPLE_HOOK_ID, "Succeeded", None, None),
+        (SAMPLE_HOOK_ID, "Done", None, "InvalidLifecycleEventHookExecutionStatusException"),
+    ], summary
+    assert all(c["deploymentId"] == dep and c["time"] for c in calls)
+    _, every = SERVER.http("GET", "/_autopilot/codedeploy/hook-statuses")
+    assert len(every) == 5 and every[-1]["deploymentId"] == "d-NOPE12345", every
+
+
+@check("codedeploy: raw JSON error shape {__type, message} with HTTP 400")
+def _raw_codedeploy_error():
+    body = json.dumps({"deploymentId": "d-NOPE12345", "targetId": "a:b"}).encode()
+    url = SERVER.url + "/"
+    request = AWSRequest(method="POST", url=url, data=body, headers={
+        "X-Amz-Target": "CodeDeploy_20141006.GetDeploymentTarget",
+        "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials("testing", "testing"), "codedeploy", REGION).add_auth(request)
+    req = urllib.request.Request(url, data=body, headers=dict(request.headers.items()), method="POST")
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("expected an error")
+    except urllib.error.HTTPError as err:
+        assert err.code == 400, err.code
+        data = json.loads(err.read())
+        assert data["__type"] == "DeploymentDoesNotExistException" and data["message"], data
+
+
+@check("codedeploy: status endpoint, ListDeployments filters, StopDeployment")
+def _status_and_stop():
+    cd = client("codedeploy")
+    dep = CD["deploymentId"]
+    status, body = SERVER.http("POST", "/_autopilot/codedeploy/status",
+                               {"deploymentId": dep, "status": "InProgress"})
+    assert status == 200 and body["status"] == "InProgress", body
+    listed = cd.list_deployments(applicationName="web-app", deploymentGroupName="web-dg",
+                                 includeOnlyStatuses=["InProgress"])["deployments"]
+    assert listed == [dep], listed
+    assert cd.list_deployments(applicationName="web-app", deploymentGroupName="web-dg",
+                               includeOnlyStatuses=["Succeeded"])["deployments"] == []
+    expect_error("ApplicationDoesNotExistException",
+                 lambda: cd.list_deployments(applicationName="nope", deploymentGroupName="web-dg"))
+    expect_error("DeploymentGroupDoesNotExistException",
+                 lambda: cd.list_deployments(applicationName="web-app", deploymentGroupName="nope"))
+    expect_error("InvalidDeploymentStatusException",
+                 lambda: cd.list_deployments(includeOnlyStatuses=["Bogus"]))
+    out = cd.stop_deployment(deploymentId=dep, autoRollbackEnabled=True)
+    assert out["status"] == "Pending" and out["statusMessage"], out
+    assert cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"] == "Stopped"
+    expect_error("DeploymentAlreadyCompletedException", lambda: cd.stop_deployment(deploymentId=dep))
+    expect_error("DeploymentDoesNotExistException",
+                 lambda: cd.stop_deployment(deploymentId="d-NOPE12345"))
+    status, _ = SERVER.http("POST", "/_autopilot/codedeploy/lifecycle",
+                            {"deploymentId": dep, "hook": "Install"})
+    assert status == 400, status
+
+
+# --- ECS limits -------------------------------------------------------------------------
+
+
+@check("ecs: DescribeServices > 10 -> InvalidParameterException; ListServices pages")
+def _ecs_limits():
+    ecs = client("ecs")
+    ecs.create_cluster(clusterName="many")
+    ecs.register_task_definition(family="t", containerDefinitions=[{"name": "t", "image": "busybox", "memory": 64}])
+    names = [f"svc-{i:02d}" for i in range(12)]
+    for name in names:
+        ecs.create_service(cluster="many", serviceName=name, taskDefinition="t", desiredCount=0)
+    err = expect_error("InvalidParameterException",
+                       lambda: ecs.describe_services(cluster="many", services=names[:11]))
+    assert "at most 10" in err.response["Error"]["Message"], err.response["Error"]
+    assert len(ecs.describe_services(cluster="many", services=names[:10])["services"]) == 10
+
+    first = ecs.list_services(cluster="many")
+    assert len(first["serviceArns"]) == 10 and first.get("nextToken"), first
+    second = ecs.list_services(cluster="many", nextToken=first["nextToken"])
+    assert len(second["serviceArns"]) == 2 and "nextToken" not in second, second
+    arns = first["serviceArns"] + second["serviceArns"]
+    assert sorted(a.rsplit("/", 1)[-1] for a in arns) == names, arns
+
+    pages, token = [], None
+    while True:
+        kwargs = {"cluster": "many", "maxResults": 5}
+        if token:
+            kwargs["nextToken"] = token
+        page = ecs.list_services(**kwargs)
+        pages.append(len(page["serviceArns"]))
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert pages == [5, 5, 2], pages
+    paginated = [a for p in ecs.get_paginator("list_services").paginate(cluster="many")
+                 for a in p["serviceArns"]]
+    assert len(paginated) == 12, paginated
+    expect_error("InvalidParameterException", lambda: ecs.list_services(cluster="many", maxResults=101))
+    expect_error("InvalidParameterException", lambda: ecs.list_services(cluster="many", maxResults=0))
+    expect_error("InvalidParameterException",
+                 lambda: ecs.list_services(cluster="many", nextToken="not-a-token"))
+    assert len(ecs.list_services(cluster="many", maxResults=100)["serviceArns"]) == 12
+
+
+@check("ecs: ListClusters pages with maxResults and nextToken")
+def _list_clusters():
+    ecs = client("ecs")
+    everything = ecs.list_clusters()
+    assert "nextToken" not in everything and len(everything["clusterArns"]) >= 2, everything
+    seen, token = [], None
+    while True:
+        kwargs = {"maxResults": 1}
+        if token:
+            kwargs["nextToken"] = token
+        page = ecs.list_clusters(**kwargs)
+        assert len(page["clusterArns"]) == 1, page
+        seen += page["clusterArns"]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert sorted(seen) == sorted(everything["clusterArns"]), (seen, everything)
+    expect_error("InvalidParameterException", lambda: ecs.list_clusters(maxResults=101))
+
+
+def main() -> int:
+    global SERVER
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    SERVER = Server()
+    passed = failed = 0
+    try:
+        for name, fn in CHECKS:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001
+                failed += 1
+                print(f"FAIL {name}")
+                traceback.print_exc(file=sys.stdout)
+            else:
+                passed += 1
+                print(f"ok   {name}")
+    finally:
+        SERVER.stop()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
