@@ -1,1 +1,37 @@
+//! The harness shared by the integration tests, the demo and the benchmarks:
+//! the local AWS ([`localaws`]), a Lambda Runtime API that runs the real
+//! function binaries ([`runtime_api`]), and a realistic ECS environment to
+//! run them against ([`provision`]).
 
+pub mod localaws;
+pub mod provision;
+pub mod runtime_api;
+
+pub use localaws::{LocalAws, unique};
+pub use runtime_api::{LambdaProcess, Outcome, binary_path};
+
+/// A sample event from the repository's `events/` folder.
+pub fn sample_event(path: &str) -> serde_json::Value {
+    let full = format!("{}/../events/{path}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+/// Starts the named function binary against the local AWS in `region`,
+/// with the function's own variables in `extra`.
+pub async fn start_function(
+    local: &LocalAws,
+    name: &str,
+    region: &str,
+    extra: &[(&str, &str)],
+) -> LambdaProcess {
+    let mut env = local.function_env(region);
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    LambdaProcess::start(&binary_path(name), &env)
+        .await
+        .unwrap_or_else(|e| panic!("start {name}: {e}"))
+}

@@ -1,0 +1,194 @@
+//! The local AWS the tests and the demo run against: moto server, extended
+//! by `tests/localaws/server.py`, started by `scripts/localaws`.
+//!
+//! [`LocalAws::connect`] fails loudly when it is not up: an integration test
+//! never skips.
+
+use std::collections::BTreeMap;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_types::region::Region;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The account moto serves by default.
+pub const ACCOUNT_ID: &str = "123456789012";
+/// The Region the tests and the demo use unless a test needs its own.
+pub const REGION: &str = "us-east-1";
+
+/// A handle on the running local AWS.
+#[derive(Clone)]
+pub struct LocalAws {
+    endpoint: String,
+    http: reqwest::Client,
+}
+
+/// One recorded `PutLifecycleEventHookExecutionStatus` call.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HookStatusCall {
+    /// The deployment.
+    pub deployment_id: String,
+    /// The hook execution.
+    pub lifecycle_event_hook_execution_id: String,
+    /// `Succeeded`, `Failed`, ...
+    pub status: String,
+    /// The lifecycle event, when the harness issued the execution id.
+    pub lifecycle_event_name: Option<String>,
+    /// The error code the call got, if it was rejected.
+    pub error: Option<String>,
+}
+
+impl LocalAws {
+    /// Connects to the local AWS named by `AWS_ENDPOINT_URL`.
+    ///
+    /// Panics when the variable is unset, names a non-loopback address, or
+    /// nothing answers there.
+    pub async fn connect() -> LocalAws {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+        assert!(
+            !endpoint.is_empty(),
+            "AWS_ENDPOINT_URL is not set: the local AWS is not up. Run the tests with ./scripts/test, which starts it."
+        );
+        assert!(
+            endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+            "AWS_ENDPOINT_URL={endpoint} is not a loopback address: tests only ever talk to a local AWS"
+        );
+        let local = LocalAws {
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        };
+        let reachable = local.http.get(local.url("/_autopilot/calls")).send().await;
+        assert!(
+            matches!(&reachable, Ok(r) if r.status().is_success()),
+            "the local AWS at {endpoint} does not answer ({reachable:?}): start it with ./scripts/test or scripts/localaws start"
+        );
+        local
+    }
+
+    /// The endpoint URL.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.endpoint)
+    }
+
+    /// An `SdkConfig` for the test's own calls, in `region`.
+    pub async fn sdk_config(&self, region: &str) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_credential_types())
+            .load()
+            .await
+    }
+
+    /// The environment a function process gets: the Region, test
+    /// credentials and the endpoint, as Lambda would set them.
+    pub fn function_env(&self, region: &str) -> Vec<(String, String)> {
+        [
+            ("AWS_REGION", region),
+            ("AWS_DEFAULT_REGION", region),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_SESSION_TOKEN", "testing"),
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// AWS calls served since the last reset, by `service.Operation`.
+    pub async fn calls(&self) -> BTreeMap<String, u64> {
+        #[derive(Deserialize)]
+        struct Calls {
+            calls: BTreeMap<String, u64>,
+        }
+        let calls: Calls = self.get_json("/_autopilot/calls").await;
+        calls.calls
+    }
+
+    /// Clears the call counts.
+    pub async fn reset_calls(&self) {
+        self.post_json("/_autopilot/calls/reset", json!({})).await;
+    }
+
+    /// The `PutLifecycleEventHookExecutionStatus` calls recorded for a deployment, in order.
+    pub async fn hook_statuses(&self, deployment_id: &str) -> Vec<HookStatusCall> {
+        self.get_json(&format!(
+            "/_autopilot/codedeploy/hook-statuses?deploymentId={deployment_id}"
+        ))
+        .await
+    }
+
+    /// Starts lifecycle hook `hook` of a deployment (earlier ones succeed) and
+    /// returns the hook execution id CodeDeploy would pass to the function.
+    pub async fn start_lifecycle_hook(&self, deployment_id: &str, hook: &str) -> String {
+        let answer = self
+            .post_json(
+                "/_autopilot/codedeploy/lifecycle",
+                json!({"deploymentId": deployment_id, "hook": hook}),
+            )
+            .await;
+        answer["lifecycleEventHookExecutionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no lifecycleEventHookExecutionId in {answer}"))
+            .to_owned()
+    }
+
+    /// Moves a CodeDeploy deployment to `status` (moto leaves them `Created`).
+    pub async fn set_deployment_status(&self, deployment_id: &str, status: &str) {
+        self.post_json(
+            "/_autopilot/codedeploy/status",
+            json!({"deploymentId": deployment_id, "status": status}),
+        )
+        .await;
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let response = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "GET {path}: {status}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: {e}: {text}"))
+    }
+
+    async fn post_json(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "POST {path}: {status}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+}
+
+fn aws_credential_types() -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(
+        "testing",
+        "testing",
+        Some("testing".into()),
+        None,
+        "local-aws",
+    )
+}
+
+/// A name no other test uses: `prefix-<8 hex digits>`.
+pub fn unique(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{}", &id[..8])
+}

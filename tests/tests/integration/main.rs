@@ -1,0 +1,7 @@
+//! End-to-end tests against the local AWS (started by `./scripts/test`).
+//!
+//! One test binary, a module per area. Each test makes its own uniquely named
+//! resources, so the tests run concurrently against one local AWS.
+
+mod local_aws;
+mod runtime;
