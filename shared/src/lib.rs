@@ -7,9 +7,12 @@
 
 pub mod aws;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod events;
 pub mod image;
 pub mod logging;
+pub mod metrics;
+pub mod throttle;
 
 pub use error::{ErrorKind, HandlerError};

@@ -6,6 +6,7 @@
 pub mod localaws;
 pub mod provision;
 pub mod runtime_api;
+pub mod timeline;
 
 pub use localaws::{LocalAws, unique};
 pub use runtime_api::{LambdaProcess, Outcome, binary_path};
