@@ -13,6 +13,7 @@ pub mod events;
 pub mod image;
 pub mod logging;
 pub mod metrics;
+pub mod redeploy;
 pub mod throttle;
 
 pub use error::{ErrorKind, HandlerError};

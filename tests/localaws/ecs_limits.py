@@ -11,6 +11,9 @@ breaks here the way it would on a real account:
   a nextToken value if applicable").
 * ``ListClusters``: pages; ``maxResults`` between 1 and 100, default 100 (the API
   reference's default for this operation).
+* ``ListTaskDefinitions``: sorted by family and numeric revision, ``sort``
+  ``ASC`` (default) or ``DESC`` ("the most recent revisions first"); pages with
+  ``maxResults`` between 1 and 100, default 100. moto ignores all three.
 * ``nextToken`` is opaque; a token that this server did not issue for the same
   operation answers ``InvalidParameterException``.
 
@@ -54,6 +57,7 @@ def _page(
     operation: str,
     items: list[str],
     default_max: int,
+    key: Callable[[str], object] = lambda item: item,
 ) -> tuple[list[str], str | None]:
     max_results = self._get_param("maxResults")
     if max_results is None:
@@ -64,22 +68,35 @@ def _page(
             raise InvalidParameterException(
                 f"maxResults must be between 1 and {MAX_RESULTS_LIMIT}, got {max_results}."
             )
-    items = sorted(items)
+    reverse = operation == "ListTaskDefinitions" and self._get_param("sort") == "DESC"
+    items = sorted(items, key=key, reverse=reverse)
     token = self._get_param("nextToken")
     if token:
-        after = _decode_token(operation, token)
-        items = [item for item in items if item > after]
+        after = key(_decode_token(operation, token))
+        items = [item for item in items if (key(item) < after if reverse else key(item) > after)]
     page = items[:max_results]
     next_token = _encode_token(operation, page[-1]) if len(items) > max_results else None
     return page, next_token
 
 
-def _wrap_list(method: Callable, operation: str, key: str, default_max: int) -> Callable:
+def _family_revision(arn: str) -> tuple[str, int]:
+    """``arn:...:task-definition/family:7`` as ``("family", 7)``."""
+    family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+    return family, int(revision) if revision.isdigit() else 0
+
+
+def _wrap_list(
+    method: Callable,
+    operation: str,
+    key: str,
+    default_max: int,
+    sort_key: Callable[[str], object] = lambda item: item,
+) -> Callable:
     @functools.wraps(method)
     def wrapper(self: EC2ContainerServiceResponse) -> ActionResult:
         result = method(self)
         items = list(result.result[key])  # type: ignore[index]
-        page, next_token = _page(self, operation, items, default_max)
+        page, next_token = _page(self, operation, items, default_max, sort_key)
         body = {key: page}
         if next_token:
             body["nextToken"] = next_token
@@ -108,3 +125,10 @@ def install() -> None:
     cls.describe_services = _wrap_describe_services(cls.describe_services)
     cls.list_services = _wrap_list(cls.list_services, "ListServices", "serviceArns", 10)
     cls.list_clusters = _wrap_list(cls.list_clusters, "ListClusters", "clusterArns", 100)
+    cls.list_task_definitions = _wrap_list(
+        cls.list_task_definitions,
+        "ListTaskDefinitions",
+        "taskDefinitionArns",
+        100,
+        _family_revision,
+    )

@@ -586,6 +586,23 @@ def _list_clusters():
     expect_error("InvalidParameterException", lambda: ecs.list_clusters(maxResults=101))
 
 
+@check("ecs: ListTaskDefinitions sorts by numeric revision, DESC first, and pages")
+def _list_task_definitions():
+    ecs = client("ecs")
+    for _ in range(11):
+        ecs.register_task_definition(
+            family="sorted", containerDefinitions=[{"name": "a", "image": "nginx", "memory": 64}]
+        )
+    ascending = ecs.list_task_definitions(familyPrefix="sorted")["taskDefinitionArns"]
+    assert [a.rsplit(":", 1)[1] for a in ascending] == [str(i) for i in range(1, 12)], ascending
+    newest = ecs.list_task_definitions(familyPrefix="sorted", sort="DESC", maxResults=1)
+    assert newest["taskDefinitionArns"][0].endswith(":11"), newest
+    second = ecs.list_task_definitions(
+        familyPrefix="sorted", sort="DESC", maxResults=1, nextToken=newest["nextToken"]
+    )
+    assert second["taskDefinitionArns"][0].endswith(":10"), second
+
+
 def main() -> int:
     global SERVER
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")

@@ -1,37 +1,318 @@
-//! `redeploy-on-push`: rolls an image pushed to ECR out to the ECS services that track it.
+//! `redeploy-on-push`: an image pushed to ECR rolls out to the ECS services
+//! that track it.
 //!
-//! Not implemented yet: the function parses its configuration and its event,
-//! so that malformed input is rejected with an error naming the field, then
-//! answers `NotImplemented`. It never reports a fake success.
+//! An adapter from the EventBridge "ECR Image Action" event to
+//! [`autopilot_shared::redeploy`]: it filters the event, checks it, runs the
+//! redeploy, logs and returns the summary, and publishes outcome metrics.
+
+use std::collections::BTreeMap;
 
 use autopilot_shared::HandlerError;
+use autopilot_shared::aws::{AwsError, load_sdk_config};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
-use autopilot_shared::events::{EcrImageEvent, parse_event};
+use autopilot_shared::discovery::ClusterScope;
+use autopilot_shared::error::{Classify, ErrorKind};
+use autopilot_shared::events::{EcrImageAction, EventBridgeEvent, parse_event};
+use autopilot_shared::image::ImageRefError;
+use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
+use autopilot_shared::redeploy::appspec::ECS_HOOKS;
+use autopilot_shared::redeploy::{Clients, Outcome, Settings, Summary, pushed_image, redeploy};
+use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+
+/// The function's configuration, from its environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `DRY_RUN` and the SDK timeouts.
+    pub common: CommonConfig,
+    /// `CLUSTERS`: comma-separated cluster names or ARNs; every cluster when unset.
+    pub scope: ClusterScope,
+    /// `MAX_CONCURRENCY`: AWS reads in flight at once, 1 to 32 (default 8).
+    pub concurrency: usize,
+    /// `CODEDEPLOY_HOOKS`: a JSON object from AppSpec hook name to Lambda
+    /// function name or ARN, put in the AppSpec of blue/green deployments.
+    pub hooks: Vec<(String, String)>,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the outcome metrics.
+    pub metrics_namespace: String,
+}
+
+impl Config {
+    /// Parses the environment; errors name the variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let concurrency = env.parse::<usize>("MAX_CONCURRENCY")?.unwrap_or(8);
+        if !(1..=32).contains(&concurrency) {
+            return Err(ConfigError::invalid(
+                "MAX_CONCURRENCY",
+                "must be between 1 and 32",
+            ));
+        }
+        let hooks: BTreeMap<String, String> = env.json("CODEDEPLOY_HOOKS")?.unwrap_or_default();
+        for (hook, function) in &hooks {
+            if !ECS_HOOKS.contains(&hook.as_str()) {
+                return Err(ConfigError::invalid(
+                    format!("CODEDEPLOY_HOOKS.{hook}"),
+                    format!(
+                        "not an ECS lifecycle hook; expected one of {}",
+                        ECS_HOOKS.join(", ")
+                    ),
+                ));
+            }
+            if function.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("CODEDEPLOY_HOOKS.{hook}"),
+                    "empty function name",
+                ));
+            }
+        }
+        Ok(Config {
+            common: CommonConfig::from_env(env)?,
+            scope: ClusterScope::from_list(env.list("CLUSTERS")),
+            concurrency,
+            hooks: hooks.into_iter().collect(),
+            metrics_namespace: env
+                .optional("METRICS_NAMESPACE")
+                .unwrap_or(DEFAULT_NAMESPACE)
+                .to_owned(),
+        })
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            scope: self.scope.clone(),
+            concurrency: self.concurrency,
+            hooks: self.hooks.clone(),
+            dry_run: self.common.dry_run,
+        }
+    }
+}
 
 /// The function's state, built once at cold start.
 pub struct Function {
-    config: Result<CommonConfig, ConfigError>,
+    config: Result<Config, ConfigError>,
+    sdk: SdkConfig,
+    clients: Clients,
 }
 
 impl Function {
-    /// Reads the configuration. A bad configuration is kept and reported by
-    /// every invocation, naming the variable.
+    /// Reads the configuration and builds the clients from one `SdkConfig`.
+    /// A bad configuration is kept and reported by every invocation.
     pub async fn from_env(env: &Env) -> Self {
+        let config = Config::from_env(env);
+        let timeouts = config
+            .as_ref()
+            .map(|c| c.common.timeouts)
+            .unwrap_or_default();
+        let sdk = load_sdk_config(timeouts).await;
+        Function::new(sdk, config)
+    }
+
+    /// Builds the function from an `SdkConfig` and a parsed configuration.
+    pub fn new(sdk: SdkConfig, config: Result<Config, ConfigError>) -> Self {
+        let clients = Clients {
+            ecs: aws_sdk_ecs::Client::new(&sdk),
+            ecr: aws_sdk_ecr::Client::new(&sdk),
+            codedeploy: aws_sdk_codedeploy::Client::new(&sdk),
+        };
         Function {
-            config: CommonConfig::from_env(env),
+            config,
+            sdk,
+            clients,
         }
     }
 
-    /// Handles one invocation.
-    pub async fn handle(
-        &self,
-        event: LambdaEvent<serde_json::Value>,
-    ) -> Result<serde_json::Value, HandlerError> {
+    /// Handles one event: returns the summary, or an error when a service
+    /// failed (`Retryable` when a retry can help).
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
         let config = self.config.as_ref().map_err(HandlerError::from_error)?;
-        let event: EcrImageEvent = parse_event("ECR image action", event.payload)
+        let envelope: EventBridgeEvent<Value> = parse_event("ECR image action", event.payload)
             .map_err(|e| HandlerError::from_error(&e))?;
-        tracing::debug!(dry_run = config.dry_run, input = ?event.detail.repository_name, "received");
-        Err(HandlerError::not_implemented("redeploy-on-push"))
+        if envelope.source != "aws.ecr" || envelope.detail_type != "ECR Image Action" {
+            return Ok(ignored(format!(
+                "not an ECR image action (source {:?}, detail-type {:?})",
+                envelope.source, envelope.detail_type
+            )));
+        }
+        let detail: EcrImageAction =
+            parse_event("ECR image action", json!({ "detail": envelope.detail }))
+                .map(|wrapped: Wrapped| wrapped.detail)
+                .map_err(|e| HandlerError::from_error(&e))?;
+        if detail.action_type != "PUSH" || detail.result != "SUCCESS" {
+            return Ok(ignored(format!(
+                "{} {} of {}: only successful pushes are deployed",
+                detail.result, detail.action_type, detail.repository_name
+            )));
+        }
+        let account = envelope
+            .account
+            .as_deref()
+            .ok_or_else(|| invalid("account", "missing"))?;
+        let region = envelope
+            .region
+            .as_deref()
+            .ok_or_else(|| invalid("region", "missing"))?;
+        let pushed = pushed_image(
+            account,
+            region,
+            &detail.repository_name,
+            detail.image_tag.as_deref(),
+            &detail.image_digest,
+        )
+        .map_err(|e| {
+            let field = match e {
+                ImageRefError::Digest { .. } => "detail.image-digest",
+                ImageRefError::Tag { .. } => "detail.image-tag",
+                _ => "detail.repository-name",
+            };
+            invalid(field, &e.to_string())
+        })?;
+        tracing::info!(
+            repository = %detail.repository_name,
+            tag = detail.image_tag.as_deref().unwrap_or("-"),
+            digest = %pushed.digest,
+            dry_run = config.common.dry_run,
+            "image pushed"
+        );
+
+        // Images pushed in another Region are described there.
+        let mut clients = self.clients.clone();
+        if self.sdk.region().map(|r| r.as_ref()) != Some(region) {
+            let ecr = aws_sdk_ecr::config::Builder::from(&self.sdk)
+                .region(aws_config::Region::new(region.to_owned()))
+                .build();
+            clients.ecr = aws_sdk_ecr::Client::from_conf(ecr);
+        }
+        let summary = redeploy(&clients, &config.settings(), pushed)
+            .await
+            .map_err(|e: AwsError| HandlerError::from_error(&e))?;
+        publish(&summary, &config.metrics_namespace);
+        outcome(summary)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Wrapped {
+    detail: EcrImageAction,
+}
+
+fn invalid(field: &str, reason: &str) -> HandlerError {
+    HandlerError::from_error(&autopilot_shared::events::EventError {
+        event: "ECR image action",
+        path: field.to_owned(),
+        reason: reason.to_owned(),
+    })
+}
+
+fn ignored(reason: String) -> Value {
+    tracing::info!(reason = %reason, "event ignored");
+    json!({ "ignored": reason })
+}
+
+fn publish(summary: &Summary, namespace: &str) {
+    let mut metrics = MetricSet::new(namespace, "Deployments", &["Function", "Outcome"]);
+    for entry in &summary.services {
+        tracing::info!(
+            cluster = %entry.cluster,
+            service = %entry.service,
+            outcome = entry.outcome.as_str(),
+            reason = %entry.reason,
+            task_definition = entry.task_definition_arn.as_deref().unwrap_or("-"),
+            deployment_id = entry.deployment_id.as_deref().unwrap_or("-"),
+            "service"
+        );
+        metrics.add(&["redeploy-on-push", entry.outcome.as_str()]);
+    }
+    metrics.emit();
+}
+
+/// The summary as the response, or an error naming the failed services.
+fn outcome(summary: Summary) -> Result<Value, HandlerError> {
+    let value = serde_json::to_value(&summary).unwrap_or(Value::Null);
+    tracing::info!(
+        matched = summary.services.len(),
+        deployed = summary.count(Outcome::Deployed),
+        skipped = summary.count(Outcome::Skipped),
+        failed = summary.count(Outcome::Failed),
+        planned = summary.count(Outcome::Planned),
+        summary = %value,
+        "redeploy finished"
+    );
+    let Some(kind) = summary.error_kind else {
+        return Ok(value);
+    };
+    let failures: Vec<String> = summary
+        .services
+        .iter()
+        .filter(|s| s.outcome == Outcome::Failed)
+        .map(|s| format!("{}/{}: {}", s.cluster, s.service, s.reason))
+        .chain(summary.errors.iter().cloned())
+        .collect();
+    Err(HandlerError::from_error(&Failures { kind, failures }))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{} failed: {}", failures.len(), failures.join("; "))]
+struct Failures {
+    kind: ErrorKind,
+    failures: Vec<String>,
+}
+
+impl Classify for Failures {
+    fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn config_defaults() {
+        let config = Config::from_env(&env(&[])).unwrap();
+        assert_eq!(config.scope, ClusterScope::All);
+        assert_eq!(config.concurrency, 8);
+        assert!(config.hooks.is_empty());
+        assert_eq!(config.metrics_namespace, "EcsAutopilot");
+    }
+
+    #[test]
+    fn config_errors_name_the_variable() {
+        let cases = [
+            (("MAX_CONCURRENCY", "0"), "MAX_CONCURRENCY"),
+            (("MAX_CONCURRENCY", "many"), "MAX_CONCURRENCY"),
+            (("CODEDEPLOY_HOOKS", "[1]"), "CODEDEPLOY_HOOKS"),
+            (
+                ("CODEDEPLOY_HOOKS", r#"{"AfterInstal": "f"}"#),
+                "CODEDEPLOY_HOOKS.AfterInstal",
+            ),
+            (
+                ("CODEDEPLOY_HOOKS", r#"{"AfterInstall": " "}"#),
+                "CODEDEPLOY_HOOKS.AfterInstall",
+            ),
+            (("DRY_RUN", "sometimes"), "DRY_RUN"),
+        ];
+        for ((name, value), field) in cases {
+            let error = Config::from_env(&env(&[(name, value)])).unwrap_err();
+            assert!(error.to_string().contains(field), "{name}={value}: {error}");
+        }
+    }
+
+    #[test]
+    fn config_reads_clusters_and_hooks() {
+        let config = Config::from_env(&env(&[
+            ("CLUSTERS", "prod, staging"),
+            ("CODEDEPLOY_HOOKS", r#"{"AfterAllowTestTraffic": "CodeDeployHook_a", "BeforeInstall": "CodeDeployHook_b"}"#),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.scope,
+            ClusterScope::Named(vec!["prod".into(), "staging".into()])
+        );
+        assert_eq!(config.hooks.len(), 2);
     }
 }

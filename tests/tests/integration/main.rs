@@ -4,4 +4,5 @@
 //! resources, so the tests run concurrently against one local AWS.
 
 mod local_aws;
+mod redeploy;
 mod runtime;
