@@ -102,6 +102,12 @@ impl LocalAws {
         .collect()
     }
 
+    /// Clears every resource in the local AWS (moto's reset), for the demo's fresh start.
+    pub async fn reset(&self) {
+        self.post_json("/moto-api/reset", json!({})).await;
+        self.reset_calls().await;
+    }
+
     /// AWS calls served since the last reset, by `service.Operation`.
     pub async fn calls(&self) -> BTreeMap<String, u64> {
         #[derive(Deserialize)]

@@ -145,7 +145,10 @@ struct Candidate {
     controller: Controller,
     definition: std::sync::Arc<(TaskDefinition, Vec<Tag>)>,
     updates: Vec<ImageUpdate>,
+    only: Option<Vec<String>>,
 }
+
+type Latest = Option<(String, TaskDefinition)>;
 
 /// Rolls `pushed` out to every service that tracks it.
 ///
@@ -227,16 +230,62 @@ pub async fn redeploy(
             controller,
             definition,
             updates,
+            only,
         });
     }
     if candidates.is_empty() {
         return Ok(summary);
     }
 
+    // Each family's newest revision: it may already carry a newer image on its way out
+    // (a CodeDeploy deployment in flight), which must not be overtaken by an older push.
+    let families: BTreeMap<String, &TaskDefinition> = candidates
+        .iter()
+        .map(|c| {
+            (
+                c.definition.0.family().unwrap_or_default().to_owned(),
+                &c.definition.0,
+            )
+        })
+        .collect();
+    let limits = &limits;
+    let mut latest: HashMap<String, Result<Latest, AwsError>> = stream::iter(families)
+        .map(|(family, current)| async move {
+            limits.rate.acquire().await;
+            let found = latest_revision(clients, &family, current).await;
+            (family, found)
+        })
+        .buffer_unordered(limits.concurrency)
+        .collect()
+        .await;
+    let registered_updates =
+        |c: &Candidate, latest: &HashMap<String, Result<Latest, AwsError>>| -> Vec<ImageUpdate> {
+            match latest.get(c.definition.0.family().unwrap_or_default()) {
+                Some(Ok(Some((arn, definition))))
+                    if Some(arn.as_str()) != c.definition.0.task_definition_arn() =>
+                {
+                    plan_images(
+                        definition,
+                        &pushed.registry,
+                        &pushed.repository,
+                        &pushed.digest,
+                        c.only.as_deref(),
+                    )
+                }
+                _ => Vec::new(),
+            }
+        };
+
     // What ECR knows: when the pushed image and the running ones were pushed, and their tags.
     let running_digests: BTreeSet<Digest> = candidates
         .iter()
-        .flat_map(|c| c.updates.iter().filter_map(|u| u.from.digest().cloned()))
+        .flat_map(|c| {
+            c.updates
+                .iter()
+                .chain(registered_updates(c, &latest).iter())
+                .filter_map(|u| u.from.digest().cloned())
+                .collect::<Vec<_>>()
+        })
         .filter(|d| *d != pushed.digest)
         .collect();
     let ecr_facts = match image_facts(clients, &pushed, &running_digests).await {
@@ -257,8 +306,25 @@ pub async fn redeploy(
 
     // Decide, then act family by family (services sharing a family reuse one new revision).
     let mut by_family: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
+    let facts_of = |updates: &[ImageUpdate]| -> Vec<RunningImageFacts> {
+        updates
+            .iter()
+            .map(|u| {
+                u.from
+                    .digest()
+                    .and_then(|d| ecr_facts.get(d))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
     for candidate in candidates {
+        if let Some(Err(error)) = latest.get(candidate.definition.0.family().unwrap_or_default()) {
+            summary.services.push(failed(&candidate, error));
+            continue;
+        }
         let facts = ServiceFacts {
+            registered: facts_of(&registered_updates(&candidate, &latest)),
             policy: Policy::parse(
                 service_tags(&candidate.service)
                     .get(REDEPLOY_TAG)
@@ -266,17 +332,7 @@ pub async fn redeploy(
                     .unwrap_or_default(),
             ),
             controller: candidate.controller,
-            running: candidate
-                .updates
-                .iter()
-                .map(|u| {
-                    u.from
-                        .digest()
-                        .and_then(|d| ecr_facts.get(d))
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .collect(),
+            running: facts_of(&candidate.updates),
             updates: candidate.updates.clone(),
         };
         match plan_redeploy(&pushed, &facts) {
@@ -305,12 +361,18 @@ pub async fn redeploy(
         }
     }
     let groups = OnceCell::new();
-    let acted: Vec<Vec<ServiceReport>> = stream::iter(by_family)
+    let work: Vec<_> = by_family
+        .into_iter()
         .map(|(family, candidates)| {
+            let newest = latest.remove(&family).and_then(Result::ok).flatten();
+            (family, candidates, newest)
+        })
+        .collect();
+    let acted: Vec<Vec<ServiceReport>> = stream::iter(work)
+        .map(|(family, candidates, mut latest)| {
             let groups = &groups;
             let pushed = &pushed;
             async move {
-                let mut latest: Option<(String, TaskDefinition)> = None;
                 let mut reports = Vec::new();
                 for candidate in candidates {
                     reports.push(
@@ -383,19 +445,13 @@ async fn roll_out(
     settings: &Settings,
     pushed: &PushedImage,
     family: &str,
-    latest: &mut Option<(String, TaskDefinition)>,
+    latest: &mut Latest,
     groups: &OnceCell<Vec<DeploymentGroup>>,
     candidate: &Candidate,
 ) -> ServiceReport {
     let desired = with_images(&candidate.definition.0, &candidate.updates);
 
-    // The family's newest revision, unless this invocation already knows it.
-    if latest.is_none() {
-        match latest_revision(clients, family, &candidate.definition.0).await {
-            Ok(found) => *latest = found,
-            Err(error) => return failed(candidate, &error),
-        }
-    }
+    // The family's newest revision, or the one this invocation just registered.
     let reusable = latest
         .as_ref()
         .filter(|(_, definition)| registrable(definition) == desired)

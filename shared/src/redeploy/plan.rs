@@ -53,6 +53,9 @@ pub struct ServiceFacts {
     pub updates: Vec<ImageUpdate>,
     /// ECR facts for each update's current image (same order), when known.
     pub running: Vec<RunningImageFacts>,
+    /// ECR facts for the images of the family's newest revision, when it is
+    /// not the one running (a rollout already on its way).
+    pub registered: Vec<RunningImageFacts>,
 }
 
 /// What to do with one service.
@@ -74,7 +77,8 @@ pub enum Decision {
 /// policy fails that service; an `EXTERNAL` controller is skipped; a service
 /// already running the digest is skipped (a duplicate event); the policy must
 /// admit the tag (for `semver`, only newer versions); and an image pushed
-/// before the one running is never deployed over it (out-of-order events).
+/// before the one running, or the one the family's newest revision already
+/// rolls out, is never deployed over it (out-of-order events).
 pub fn plan_redeploy(pushed: &PushedImage, facts: &ServiceFacts) -> Decision {
     if facts.updates.is_empty() {
         return Decision::NotMatched;
@@ -122,6 +126,18 @@ pub fn plan_redeploy(pushed: &PushedImage, facts: &ServiceFacts) -> Decision {
                 pushed.digest
             ));
         }
+        let newer_registered = facts
+            .registered
+            .iter()
+            .filter_map(|r| r.pushed_at)
+            .filter(|registered_at| *registered_at > pushed_at)
+            .max();
+        if let Some(registered_at) = newer_registered {
+            return Decision::Skip(format!(
+                "the family's newest revision already rolls out an image pushed later ({registered_at}) than {} ({pushed_at})",
+                pushed.digest
+            ));
+        }
     }
     Decision::Deploy
 }
@@ -165,6 +181,7 @@ mod tests {
             controller,
             updates: from.iter().map(|f| update(f)).collect(),
             running,
+            registered: vec![],
         }
     }
 

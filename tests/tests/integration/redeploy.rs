@@ -632,3 +632,39 @@ async fn the_handler_runs_in_process() {
     let summary = function.handle(event).await.unwrap();
     assert_eq!(only_service(&summary)["outcome"], "deployed", "{summary}");
 }
+
+#[tokio::test]
+async fn an_older_push_never_overtakes_a_blue_green_deployment_in_flight() {
+    let f = Fixture::new("bgorder", Controller::CodeDeploy, "tag:latest").await;
+    let older = f.push_build("latest", "build-2").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let newer = f.push_build("latest", "build-3").await;
+    let mut function = f.function(&[]).await;
+
+    let summary = function
+        .invoke(f.event(Some("latest"), &newer))
+        .await
+        .response();
+    assert_eq!(only_service(&summary)["outcome"], "deployed", "{summary}");
+    let revisions = f.revisions().await;
+
+    // The service still runs the old revision while CodeDeploy works; the late event is still skipped.
+    let late = function
+        .invoke(f.event(Some("latest"), &older))
+        .await
+        .response();
+    let entry = only_service(&late);
+    assert_eq!(entry["outcome"], "skipped", "{late}");
+    assert!(
+        entry["reason"]
+            .as_str()
+            .unwrap()
+            .contains("newest revision already rolls out"),
+        "{late}"
+    );
+    assert_eq!(
+        f.revisions().await,
+        revisions,
+        "no revision registered for the older image"
+    );
+}
