@@ -11,8 +11,11 @@ harness can count calls the way CloudTrail or the service quotas would:
   form-encoded body (awsQuery, ec2Query), or the path
   ``/service/<Service>/operation/<Operation>`` (Smithy RPC v2 CBOR).
 
-Counts are kept as ``"service.Operation" -> n`` and served by the test-only
-endpoints ``GET /_autopilot/calls`` and ``POST /_autopilot/calls/reset``.
+Counts are kept as ``"service.Operation" -> n``, in all and per access key
+ID (the first part of the credential scope), and served by the test-only
+endpoints ``GET /_autopilot/calls[?accessKey=AKID]`` and
+``POST /_autopilot/calls/reset``. The harness gives each function process its
+own access key, so a test can tell exactly which calls one process made.
 """
 
 from __future__ import annotations
@@ -32,19 +35,42 @@ class CallCounter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
+        self._by_key: dict[str, dict[str, int]] = {}
 
-    def record(self, service: str, operation: str) -> None:
+    def record(self, service: str, operation: str, access_key: str | None = None) -> None:
         key = f"{service}.{operation}"
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1
+            if access_key:
+                counts = self._by_key.setdefault(access_key, {})
+                counts[key] = counts.get(key, 0) + 1
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self, access_key: str | None = None) -> dict[str, int]:
         with self._lock:
-            return dict(sorted(self._counts.items()))
+            counts = self._counts if access_key is None else self._by_key.get(access_key, {})
+            return dict(sorted(counts.items()))
 
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._by_key.clear()
+
+
+def access_key(environ: dict) -> str | None:
+    """The access key ID of the SigV4 credential scope, if any."""
+    scope = _scope(environ)
+    return scope.split("/")[0] if scope else None
+
+
+def _scope(environ: dict) -> str | None:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = _SCOPE.search(auth)
+    if match:
+        return match.group(1)
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if query.get("X-Amz-Credential"):
+        return query["X-Amz-Credential"][0]
+    return None
 
 
 def credential_scope(environ: dict) -> tuple[str, str] | None:

@@ -3,7 +3,7 @@
 Adds, and otherwise leaves moto as it is:
 
 * call counting of every AWS request (``counting.py``), served at
-  ``GET /_autopilot/calls`` and cleared by ``POST /_autopilot/calls/reset``;
+  ``GET /_autopilot/calls[?accessKey=AKID]`` and cleared by ``POST /_autopilot/calls/reset``;
 * CloudWatch over Smithy RPC v2 CBOR (``cloudwatch_cbor.py``), for paths
   ``/service/GraniteServiceVersion20100801/operation/<Operation>``;
 * the CodeDeploy test-only endpoints (``codedeploy_ext.py``):
@@ -76,7 +76,11 @@ class AutopilotMiddleware:
         body = None
         if cbor or counting.needs_body(environ):
             body = buffer_body(environ)
-        self.calls.record(counting.service_name(environ), counting.operation_name(environ, body))
+        self.calls.record(
+            counting.service_name(environ),
+            counting.operation_name(environ, body),
+            counting.access_key(environ),
+        )
 
         if cbor and cbor.group("service") == cloudwatch_cbor.SERVICE_NAME:
             return cloudwatch_cbor.handle(
@@ -92,7 +96,8 @@ class AutopilotMiddleware:
         route = path[len(PREFIX) :].rstrip("/")
 
         if route == "calls" and method == "GET":
-            return _json(start_response, 200, {"calls": self.calls.snapshot()})
+            key = query.get("accessKey", [None])[0]
+            return _json(start_response, 200, {"calls": self.calls.snapshot(key)})
         if route == "calls/reset" and method == "POST":
             self.calls.reset()
             return _json(start_response, 200, {"calls": {}})

@@ -86,12 +86,17 @@ impl LocalAws {
     }
 
     /// The environment a function process gets: the Region, test
-    /// credentials and the endpoint, as Lambda would set them.
+    /// credentials and the endpoint, as Lambda would set them. Each call
+    /// makes a new access key ID, so the local AWS can count one process's calls.
     pub fn function_env(&self, region: &str) -> Vec<(String, String)> {
+        let access_key = format!(
+            "AKIA{}",
+            uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase()
+        );
         [
             ("AWS_REGION", region),
             ("AWS_DEFAULT_REGION", region),
-            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_ACCESS_KEY_ID", access_key.as_str()),
             ("AWS_SECRET_ACCESS_KEY", "testing"),
             ("AWS_SESSION_TOKEN", "testing"),
             ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
@@ -110,11 +115,29 @@ impl LocalAws {
 
     /// AWS calls served since the last reset, by `service.Operation`.
     pub async fn calls(&self) -> BTreeMap<String, u64> {
+        self.calls_path("/_autopilot/calls").await
+    }
+
+    /// The AWS calls one function process made, as IAM actions
+    /// (`ecs:DescribeServices`), with their counts. Each process signs with
+    /// its own access key ID (see [`crate::start_function`]).
+    pub async fn calls_of(&self, process: &crate::LambdaProcess) -> BTreeMap<String, u64> {
+        let key = process
+            .env("AWS_ACCESS_KEY_ID")
+            .expect("the process has an access key");
+        self.calls_path(&format!("/_autopilot/calls?accessKey={key}"))
+            .await
+            .into_iter()
+            .map(|(call, count)| (iam_action(&call), count))
+            .collect()
+    }
+
+    async fn calls_path(&self, path: &str) -> BTreeMap<String, u64> {
         #[derive(Deserialize)]
         struct Calls {
             calls: BTreeMap<String, u64>,
         }
-        let calls: Calls = self.get_json("/_autopilot/calls").await;
+        let calls: Calls = self.get_json(path).await;
         calls.calls
     }
 
@@ -191,6 +214,17 @@ fn aws_credential_types() -> aws_credential_types::Credentials {
         None,
         "local-aws",
     )
+}
+
+/// `signing-name.Operation` as counted on the wire, to the IAM action
+/// `service:Operation` (CloudWatch signs as `monitoring`).
+pub fn iam_action(call: &str) -> String {
+    let (service, operation) = call.split_once('.').unwrap_or((call, ""));
+    let service = match service {
+        "monitoring" => "cloudwatch",
+        other => other,
+    };
+    format!("{service}:{operation}")
 }
 
 /// A name no other test uses: `prefix-<8 hex digits>`.

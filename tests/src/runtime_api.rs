@@ -273,6 +273,7 @@ pub struct LambdaProcess {
     child: tokio::process::Child,
     started: Instant,
     logs: Arc<Mutex<Vec<String>>>,
+    env: Vec<(String, String)>,
 }
 
 impl LambdaProcess {
@@ -321,6 +322,7 @@ impl LambdaProcess {
             child,
             started,
             logs,
+            env: env.to_vec(),
         })
     }
 
@@ -360,6 +362,15 @@ impl LambdaProcess {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
         None
+    }
+
+    /// The value of a variable the function was started with.
+    pub fn env(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The process id, for memory measurements.

@@ -21,6 +21,32 @@ use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
+/// Every IAM action the function needs: the API calls it makes, then the
+/// actions AWS authorizes inside them (tagging a registered revision, passing
+/// its roles, and what `CreateDeployment` checks). `template.yaml` grants
+/// exactly these; a test compares the two, and another the calls made.
+pub const IAM_ACTIONS: &[&str] = &[
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "ecs:DescribeServices",
+    "ecs:DescribeTaskDefinition",
+    "ecs:ListTaskDefinitions",
+    "ecs:RegisterTaskDefinition",
+    "ecs:UpdateService",
+    "ecr:DescribeImages",
+    "codedeploy:ListApplications",
+    "codedeploy:ListDeploymentGroups",
+    "codedeploy:GetDeploymentGroup",
+    "codedeploy:ListDeployments",
+    "codedeploy:GetDeployment",
+    "codedeploy:CreateDeployment",
+    // Authorized within the calls above.
+    "ecs:TagResource",
+    "iam:PassRole",
+    "codedeploy:GetDeploymentConfig",
+    "codedeploy:RegisterApplicationRevision",
+];
+
 /// The function's configuration, from its environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {

@@ -1,0 +1,121 @@
+//! Least privilege: `template.yaml` grants each function exactly the IAM
+//! actions its code declares, and the functions' calls stay within them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use autopilot_tests::{LambdaProcess, LocalAws};
+use serde_norway::Value;
+
+fn template() -> Value {
+    let path = format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The logical id a `!GetAtt X.Arn` or `!Ref X` names.
+fn referenced_resource(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) => {
+            let text = tagged.value.as_str()?;
+            Some(text.split('.').next()?.to_owned())
+        }
+        Value::Mapping(map) => map
+            .get("Fn::GetAtt")
+            .and_then(|v| v.as_sequence())
+            .and_then(|s| s.first())
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Binary name to the actions of its role's `aws-api-calls` policy. Functions
+/// built from one binary must share one role.
+fn granted_actions(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let mut roles: BTreeMap<String, String> = BTreeMap::new();
+    for (name, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name:?} names no Binary"))
+            .to_owned();
+        let role = referenced_resource(&resource["Properties"]["Role"])
+            .unwrap_or_else(|| panic!("{name:?} has no Role"));
+        if let Some(previous) = roles.insert(binary.clone(), role.clone()) {
+            assert_eq!(previous, role, "every {binary} function uses one role");
+        }
+    }
+    roles
+        .into_iter()
+        .map(|(binary, role)| {
+            let policies = resources[role.as_str()]["Properties"]["Policies"]
+                .as_sequence()
+                .expect("Policies");
+            let policy = policies
+                .iter()
+                .find(|p| p["PolicyName"].as_str() == Some("aws-api-calls"))
+                .unwrap_or_else(|| panic!("{role} has no aws-api-calls policy"));
+            let mut actions = BTreeSet::new();
+            for statement in policy["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .expect("Statement")
+            {
+                assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+                match &statement["Action"] {
+                    Value::String(action) => {
+                        actions.insert(action.clone());
+                    }
+                    Value::Sequence(list) => {
+                        actions.extend(list.iter().map(|a| a.as_str().expect("action").to_owned()))
+                    }
+                    other => panic!("{role}: unexpected Action {other:?}"),
+                }
+            }
+            (binary, actions)
+        })
+        .collect()
+}
+
+/// The functions whose code has landed, with the actions they declare. The
+/// hook functions join this list with their issues.
+fn declared() -> Vec<(&'static str, &'static [&'static str])> {
+    vec![("redeploy-on-push", redeploy_on_push::IAM_ACTIONS)]
+}
+
+#[test]
+fn the_template_grants_each_function_exactly_what_its_code_declares() {
+    let granted = granted_actions(&template());
+    for (binary, declared) in declared() {
+        let declared: BTreeSet<String> = declared.iter().map(|a| (*a).to_owned()).collect();
+        let granted = granted
+            .get(binary)
+            .unwrap_or_else(|| panic!("no function for {binary} in template.yaml"));
+        let missing: Vec<_> = declared.difference(granted).collect();
+        let extra: Vec<_> = granted.difference(&declared).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{binary}: template.yaml misses {missing:?} and grants extra {extra:?}"
+        );
+        assert!(
+            granted.iter().all(|a| !a.contains('*')),
+            "{binary}: no wildcard actions"
+        );
+    }
+}
+
+/// Asserts that every AWS call `process` made is among `declared`.
+pub async fn assert_calls_declared(local: &LocalAws, process: &LambdaProcess, declared: &[&str]) {
+    let calls = local.calls_of(process).await;
+    assert!(!calls.is_empty(), "the process made no AWS call");
+    let undeclared: Vec<_> = calls
+        .keys()
+        .filter(|call| !declared.contains(&call.as_str()))
+        .collect();
+    assert!(
+        undeclared.is_empty(),
+        "calls not in IAM_ACTIONS: {undeclared:?} (all calls: {calls:?})"
+    );
+}
