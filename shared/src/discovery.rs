@@ -40,6 +40,12 @@ impl ClusterScope {
     }
 }
 
+/// ECS read requests a second after the burst: the documented sustained rate of service reads.
+pub const DEFAULT_READ_RATE: f64 = 20.0;
+/// The burst of ECS reads one invocation may send: half the documented burst
+/// of 100, leaving the rest to other callers in the account.
+pub const DEFAULT_READ_BURST: u32 = 50;
+
 /// How hard discovery may push the ECS API.
 #[derive(Debug)]
 pub struct DiscoveryLimits {
@@ -54,9 +60,14 @@ impl DiscoveryLimits {
     /// ECS allows service reads 100 burst / 20 per second and cluster reads
     /// 50 / 20 per account and Region, and we leave headroom for other callers.
     pub fn new(concurrency: usize) -> Self {
+        Self::with_rate(concurrency, DEFAULT_READ_RATE, DEFAULT_READ_BURST)
+    }
+
+    /// `concurrency` reads at once, at most `rate` a second after a burst of `burst`.
+    pub fn with_rate(concurrency: usize, rate: f64, burst: u32) -> Self {
         DiscoveryLimits {
             concurrency: concurrency.max(1),
-            rate: RateLimiter::new(20.0, 50),
+            rate: RateLimiter::new(rate, burst),
         }
     }
 }

@@ -6,6 +6,8 @@ Adds, and otherwise leaves moto as it is:
   ``GET /_autopilot/calls[?accessKey=AKID]`` and cleared by ``POST /_autopilot/calls/reset``;
 * CloudWatch over Smithy RPC v2 CBOR (``cloudwatch_cbor.py``), for paths
   ``/service/GraniteServiceVersion20100801/operation/<Operation>``;
+* ``POST /_autopilot/latency {"ms": N}``: a delay added to every AWS request,
+  for benchmarks that model a real Region's API latency (0 turns it off);
 * the CodeDeploy test-only endpoints (``codedeploy_ext.py``):
   ``GET /_autopilot/codedeploy/hook-statuses[?deploymentId=X]``,
   ``POST /_autopilot/codedeploy/lifecycle`` and ``POST /_autopilot/codedeploy/status``.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -64,6 +67,9 @@ class AutopilotMiddleware:
     def __init__(self, moto_app: Callable) -> None:
         self.moto_app = moto_app
         self.calls = counting.CallCounter()
+        # Added to every AWS request when set (POST /_autopilot/latency), so
+        # benchmarks can model a real Region's API latency.
+        self.latency_seconds = 0.0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable):
         path = environ.get("PATH_INFO", "")
@@ -81,6 +87,9 @@ class AutopilotMiddleware:
             counting.operation_name(environ, body),
             counting.access_key(environ),
         )
+
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
 
         if cbor and cbor.group("service") == cloudwatch_cbor.SERVICE_NAME:
             return cloudwatch_cbor.handle(
@@ -101,6 +110,13 @@ class AutopilotMiddleware:
         if route == "calls/reset" and method == "POST":
             self.calls.reset()
             return _json(start_response, 200, {"calls": {}})
+        if route == "latency" and method == "POST":
+            try:
+                milliseconds = float(json.loads(buffer_body(environ) or b"{}")["ms"])
+            except (ValueError, KeyError, TypeError) as err:
+                return _json(start_response, 400, {"error": f"bad request: {err!r}"})
+            self.latency_seconds = max(0.0, milliseconds) / 1000.0
+            return _json(start_response, 200, {"ms": milliseconds})
         if route == "codedeploy/hook-statuses" and method == "GET":
             deployment_id = query.get("deploymentId", [None])[0]
             return _json(start_response, 200, codedeploy_ext.hook_statuses(deployment_id))
@@ -120,6 +136,7 @@ class AutopilotMiddleware:
         known = {
             "calls": "GET",
             "calls/reset": "POST",
+            "latency": "POST",
             "codedeploy/hook-statuses": "GET",
             "codedeploy/lifecycle": "POST",
             "codedeploy/status": "POST",

@@ -141,6 +141,13 @@ impl LocalAws {
         calls.calls
     }
 
+    /// Adds `milliseconds` of latency to every AWS request (0 turns it off),
+    /// to model a real Region in benchmarks.
+    pub async fn set_latency(&self, milliseconds: u64) {
+        self.post_json("/_autopilot/latency", json!({ "ms": milliseconds }))
+            .await;
+    }
+
     /// Clears the call counts.
     pub async fn reset_calls(&self) {
         self.post_json("/_autopilot/calls/reset", json!({})).await;

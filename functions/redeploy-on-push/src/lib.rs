@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use autopilot_shared::HandlerError;
 use autopilot_shared::aws::{AwsError, load_sdk_config};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
-use autopilot_shared::discovery::ClusterScope;
+use autopilot_shared::discovery::{ClusterScope, DEFAULT_READ_BURST, DEFAULT_READ_RATE};
 use autopilot_shared::error::{Classify, ErrorKind};
 use autopilot_shared::events::{EcrImageAction, EventBridgeEvent, parse_event};
 use autopilot_shared::image::ImageRefError;
@@ -56,6 +56,10 @@ pub struct Config {
     pub scope: ClusterScope,
     /// `MAX_CONCURRENCY`: AWS reads in flight at once, 1 to 32 (default 8).
     pub concurrency: usize,
+    /// `ECS_READ_RATE`: ECS reads a second after the burst, 1 to 100 (default 20).
+    pub read_rate: f64,
+    /// `ECS_READ_BURST`: ECS reads sent before pacing starts, 1 to 100 (default 50).
+    pub read_burst: u32,
     /// `CODEDEPLOY_HOOKS`: a JSON object from AppSpec hook name to Lambda
     /// function name or ARN, put in the AppSpec of blue/green deployments.
     pub hooks: Vec<(String, String)>,
@@ -71,6 +75,24 @@ impl Config {
             return Err(ConfigError::invalid(
                 "MAX_CONCURRENCY",
                 "must be between 1 and 32",
+            ));
+        }
+        let read_rate = env
+            .parse::<f64>("ECS_READ_RATE")?
+            .unwrap_or(DEFAULT_READ_RATE);
+        if !(1.0..=100.0).contains(&read_rate) {
+            return Err(ConfigError::invalid(
+                "ECS_READ_RATE",
+                "must be between 1 and 100",
+            ));
+        }
+        let read_burst = env
+            .parse::<u32>("ECS_READ_BURST")?
+            .unwrap_or(DEFAULT_READ_BURST);
+        if !(1..=100).contains(&read_burst) {
+            return Err(ConfigError::invalid(
+                "ECS_READ_BURST",
+                "must be between 1 and 100",
             ));
         }
         let hooks: BTreeMap<String, String> = env.json("CODEDEPLOY_HOOKS")?.unwrap_or_default();
@@ -95,6 +117,8 @@ impl Config {
             common: CommonConfig::from_env(env)?,
             scope: ClusterScope::from_list(env.list("CLUSTERS")),
             concurrency,
+            read_rate,
+            read_burst,
             hooks: hooks.into_iter().collect(),
             metrics_namespace: env
                 .optional("METRICS_NAMESPACE")
@@ -107,6 +131,8 @@ impl Config {
         Settings {
             scope: self.scope.clone(),
             concurrency: self.concurrency,
+            read_rate: self.read_rate,
+            read_burst: self.read_burst,
             hooks: self.hooks.clone(),
             dry_run: self.common.dry_run,
         }
@@ -311,6 +337,8 @@ mod tests {
         let cases = [
             (("MAX_CONCURRENCY", "0"), "MAX_CONCURRENCY"),
             (("MAX_CONCURRENCY", "many"), "MAX_CONCURRENCY"),
+            (("ECS_READ_RATE", "0"), "ECS_READ_RATE"),
+            (("ECS_READ_BURST", "500"), "ECS_READ_BURST"),
             (("CODEDEPLOY_HOOKS", "[1]"), "CODEDEPLOY_HOOKS"),
             (
                 ("CODEDEPLOY_HOOKS", r#"{"AfterInstal": "f"}"#),

@@ -32,12 +32,16 @@ use policy::{CONTAINERS_TAG, Policy, REDEPLOY_TAG, parse_version};
 use taskdef::{ImageUpdate, plan_images, register_request, registrable, with_images};
 
 /// How a redeploy runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Clusters to search.
     pub scope: ClusterScope,
     /// Independent AWS reads in flight at once.
     pub concurrency: usize,
+    /// ECS reads a second after the burst.
+    pub read_rate: f64,
+    /// ECS reads sent at once before pacing starts.
+    pub read_burst: u32,
     /// CodeDeploy hook functions for the AppSpec: `(hook, function)`.
     pub hooks: Vec<(String, String)>,
     /// Log every change, make none.
@@ -162,7 +166,11 @@ pub async fn redeploy(
     settings: &Settings,
     mut pushed: PushedImage,
 ) -> Result<Summary, AwsError> {
-    let limits = DiscoveryLimits::new(settings.concurrency);
+    let limits = DiscoveryLimits::with_rate(
+        settings.concurrency,
+        settings.read_rate,
+        settings.read_burst,
+    );
     let mut summary = Summary {
         repository: format!("{}/{}", pushed.registry.host(), pushed.repository),
         tag: pushed.tag.clone(),
