@@ -453,7 +453,8 @@ mod tests {
 
     #[test]
     fn rejects_malformed_references() {
-        let cases: &[(&str, fn(&ImageRefError) -> bool)] = &[
+        type IsExpected = fn(&ImageRefError) -> bool;
+        let cases: &[(&str, IsExpected)] = &[
             ("", |e| matches!(e, ImageRefError::Empty)),
             ("   ", |e| matches!(e, ImageRefError::Empty)),
             ("Backend", |e| matches!(e, ImageRefError::Repository { .. })),

@@ -167,7 +167,9 @@ mod tests {
             .build()
     }
 
-    /// A task definition with every registrable field set.
+    /// A task definition with every registrable field set (Elastic
+    /// Inference included: retired and deprecated, but still copied).
+    #[allow(deprecated)]
     fn full_definition() -> TaskDefinition {
         TaskDefinition::builder()
             .task_definition_arn("arn:aws:ecs:eu-west-1:123456789012:task-definition/api:7")
@@ -254,6 +256,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(deprecated)]
     fn the_new_revision_keeps_every_registrable_field() {
         let current = full_definition();
         let digest = Digest::parse(DIGEST).unwrap();
