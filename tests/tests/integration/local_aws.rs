@@ -82,7 +82,7 @@ async fn provisions_the_realistic_environment() {
     assert_eq!(pair.target_groups().len(), 2);
     assert_eq!(
         pair.test_traffic_route().unwrap().listener_arns(),
-        [env.test_listener_arn.clone()]
+        std::slice::from_ref(&env.test_listener_arn)
     );
 }
 
@@ -129,7 +129,7 @@ async fn codedeploy_operations_the_harness_adds() {
         .await
         .unwrap();
     let target_id = format!("{}:{}", env.names.cluster, env.names.service);
-    assert_eq!(targets.target_ids(), [target_id.clone()]);
+    assert_eq!(targets.target_ids(), std::slice::from_ref(&target_id));
 
     let target = codedeploy
         .get_deployment_target()

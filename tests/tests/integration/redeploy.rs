@@ -208,6 +208,8 @@ async fn a_push_rolls_out_a_revision_pinned_to_the_digest_keeping_every_field() 
         f.service_task_definition(&f.env.names.service).await,
         new_arn
     );
+
+    crate::iam::assert_calls_declared(&f.local, &function, redeploy_on_push::IAM_ACTIONS).await;
 }
 
 #[tokio::test]
@@ -450,6 +452,8 @@ async fn codedeploy_blue_green_deployment_with_hooks_and_in_progress_guard() {
         .await
         .response();
     assert_eq!(only_service(&summary)["outcome"], "deployed", "{summary}");
+
+    crate::iam::assert_calls_declared(&f.local, &function, redeploy_on_push::IAM_ACTIONS).await;
 }
 
 #[tokio::test]
