@@ -6,6 +6,7 @@
 //! one error vocabulary ([`error`]).
 
 pub mod aws;
+pub mod capacity;
 pub mod config;
 pub mod discovery;
 pub mod error;

@@ -6,6 +6,7 @@
 pub mod localaws;
 pub mod provision;
 pub mod runtime_api;
+pub mod stories;
 pub mod timeline;
 
 pub use localaws::{LocalAws, unique};

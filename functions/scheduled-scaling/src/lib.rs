@@ -1,37 +1,267 @@
 //! `scheduled-scaling`: sets the capacity of ECS services on a schedule.
 //!
-//! Not implemented yet: the function parses its configuration and its event,
-//! so that malformed input is rejected with an error naming the field, then
-//! answers `NotImplemented`. It never reports a fake success.
+//! An adapter from the payload EventBridge Scheduler delivers (the
+//! schedule's constant `Input`) to [`autopilot_shared::capacity`]: it parses
+//! the payload, runs the schedule, logs and returns the summary, and
+//! publishes the `ScalingActions` metric.
+//!
+//! Environment: `DRY_RUN` (change nothing, report `planned`),
+//! `MAX_CONCURRENCY` (services handled at once, 1 to 32, default 8),
+//! `ECS_READ_RATE` / `ECS_READ_BURST` (pacing of ECS reads, default 20 a
+//! second after 50), `METRICS_NAMESPACE` (default `EcsAutopilot`), and the
+//! SDK timeouts (`AWS_OPERATION_TIMEOUT_SECS`, `AWS_ATTEMPT_TIMEOUT_SECS`,
+//! `AWS_CONNECT_TIMEOUT_SECS`).
+//!
+//! IAM: [`IAM_ACTIONS`].
 
 use autopilot_shared::HandlerError;
+use autopilot_shared::aws::load_sdk_config;
+use autopilot_shared::capacity::{Clients, RunOptions, ScalingRequest, Summary, apply_schedule};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
-use autopilot_shared::events::parse_event;
+use autopilot_shared::discovery::{DEFAULT_READ_BURST, DEFAULT_READ_RATE};
+use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
+use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+
+/// The function's name, as the `Function` metric dimension.
+const FUNCTION: &str = "scheduled-scaling";
+
+/// Every IAM action the function's calls need: reads to select services
+/// and their scalable targets, writes to change capacity and to remember it
+/// in a service tag. `template.yaml` grants exactly these.
+pub const IAM_ACTIONS: &[&str] = &[
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "ecs:DescribeServices",
+    "ecs:UpdateService",
+    "ecs:TagResource",
+    "ecs:UntagResource",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:RegisterScalableTarget",
+];
+
+/// The function's configuration, from its environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `DRY_RUN` and the SDK timeouts.
+    pub common: CommonConfig,
+    /// `MAX_CONCURRENCY`: services handled at once, 1 to 32 (default 8).
+    pub concurrency: usize,
+    /// `ECS_READ_RATE`: ECS reads a second after the burst, 1 to 100 (default 20).
+    pub read_rate: f64,
+    /// `ECS_READ_BURST`: ECS reads sent before pacing starts, 1 to 100 (default 50).
+    pub read_burst: u32,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the outcome metrics.
+    pub metrics_namespace: String,
+}
+
+impl Config {
+    /// Parses the environment; errors name the variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let concurrency = env.parse::<usize>("MAX_CONCURRENCY")?.unwrap_or(8);
+        if !(1..=32).contains(&concurrency) {
+            return Err(ConfigError::invalid(
+                "MAX_CONCURRENCY",
+                "must be between 1 and 32",
+            ));
+        }
+        let read_rate = env
+            .parse::<f64>("ECS_READ_RATE")?
+            .unwrap_or(DEFAULT_READ_RATE);
+        if !(1.0..=100.0).contains(&read_rate) {
+            return Err(ConfigError::invalid(
+                "ECS_READ_RATE",
+                "must be between 1 and 100",
+            ));
+        }
+        let read_burst = env
+            .parse::<u32>("ECS_READ_BURST")?
+            .unwrap_or(DEFAULT_READ_BURST);
+        if !(1..=100).contains(&read_burst) {
+            return Err(ConfigError::invalid(
+                "ECS_READ_BURST",
+                "must be between 1 and 100",
+            ));
+        }
+        Ok(Config {
+            common: CommonConfig::from_env(env)?,
+            concurrency,
+            read_rate,
+            read_burst,
+            metrics_namespace: env
+                .optional("METRICS_NAMESPACE")
+                .unwrap_or(DEFAULT_NAMESPACE)
+                .to_owned(),
+        })
+    }
+}
 
 /// The function's state, built once at cold start.
 pub struct Function {
-    config: Result<CommonConfig, ConfigError>,
+    config: Result<Config, ConfigError>,
+    clients: Clients,
 }
 
 impl Function {
-    /// Reads the configuration. A bad configuration is kept and reported by
-    /// every invocation, naming the variable.
+    /// Reads the configuration and builds the ECS and Application Auto
+    /// Scaling clients from one `SdkConfig`. A bad configuration is kept and
+    /// reported by every invocation, naming the variable.
     pub async fn from_env(env: &Env) -> Self {
+        let config = Config::from_env(env);
+        let timeouts = config
+            .as_ref()
+            .map(|c| c.common.timeouts)
+            .unwrap_or_default();
+        let sdk = load_sdk_config(timeouts).await;
+        Function::new(&sdk, config)
+    }
+
+    /// Builds the function from an `SdkConfig` and a parsed configuration.
+    pub fn new(sdk: &SdkConfig, config: Result<Config, ConfigError>) -> Self {
         Function {
-            config: CommonConfig::from_env(env),
+            config,
+            clients: Clients::new(sdk),
         }
     }
 
-    /// Handles one invocation.
-    pub async fn handle(
-        &self,
-        event: LambdaEvent<serde_json::Value>,
-    ) -> Result<serde_json::Value, HandlerError> {
+    /// Handles one schedule payload (see [`ScalingRequest::parse`]).
+    ///
+    /// Returns the summary; a malformed payload is `InvalidInput` naming the
+    /// field, with no AWS call; when a service failed (or a cluster could not
+    /// be read) the error names the failures and is `Retryable` only if every
+    /// failure is. The summary is logged either way.
+    ///
+    /// IAM: [`IAM_ACTIONS`].
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
         let config = self.config.as_ref().map_err(HandlerError::from_error)?;
-        let event: serde_json::Value =
-            parse_event("schedule", event.payload).map_err(|e| HandlerError::from_error(&e))?;
-        tracing::debug!(dry_run = config.dry_run, input = ?event, "received");
-        Err(HandlerError::not_implemented("scheduled-scaling"))
+        let request =
+            ScalingRequest::parse(event.payload).map_err(|e| HandlerError::from_error(&e))?;
+        tracing::info!(
+            action = request.action.name(),
+            dry_run = config.common.dry_run,
+            request = %request.to_json(),
+            "schedule received"
+        );
+        let summary = apply_schedule(
+            &self.clients,
+            &request,
+            RunOptions {
+                dry_run: config.common.dry_run,
+                concurrency: config.concurrency,
+                read_rate: config.read_rate,
+                read_burst: config.read_burst,
+            },
+        )
+        .await;
+        publish(&summary, &config.metrics_namespace);
+        let value = summary.to_json();
+        tracing::info!(summary = %value, "schedule done");
+        match summary.failure() {
+            Some(failure) => Err(HandlerError::from_error(&failure)),
+            None => Ok(value),
+        }
+    }
+}
+
+fn publish(summary: &Summary, namespace: &str) {
+    let mut metrics = MetricSet::new(namespace, "ScalingActions", &["Function", "Outcome"]);
+    for service in &summary.services {
+        metrics.add(&[FUNCTION, service.outcome.as_str()]);
+    }
+    // A cluster that could not be read hides its services: count it as a failure.
+    for _ in &summary.errors {
+        metrics.add(&[FUNCTION, "failed"]);
+    }
+    metrics.emit();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_runtime::Context;
+    use serde_json::json;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn config_defaults_and_errors_name_the_variable() {
+        let config = Config::from_env(&env(&[])).unwrap();
+        assert_eq!(config.concurrency, 8);
+        assert_eq!(config.metrics_namespace, "EcsAutopilot");
+        assert!(!config.common.dry_run);
+        let config = Config::from_env(&env(&[
+            ("MAX_CONCURRENCY", "2"),
+            ("METRICS_NAMESPACE", "Ops"),
+            ("DRY_RUN", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (config.concurrency, config.metrics_namespace.as_str()),
+            (2, "Ops")
+        );
+        assert!(config.common.dry_run);
+        for (name, value) in [
+            ("MAX_CONCURRENCY", "0"),
+            ("MAX_CONCURRENCY", "33"),
+            ("MAX_CONCURRENCY", "many"),
+            ("ECS_READ_RATE", "0"),
+            ("ECS_READ_BURST", "500"),
+            ("DRY_RUN", "perhaps"),
+        ] {
+            let error = Config::from_env(&env(&[(name, value)])).unwrap_err();
+            assert!(error.to_string().contains(name), "{name}={value}: {error}");
+        }
+    }
+
+    // An SdkConfig whose endpoint nothing serves: a malformed payload must be
+    // rejected before any AWS call, so nothing is ever sent there.
+    fn offline_sdk() -> SdkConfig {
+        SdkConfig::builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    }
+
+    #[tokio::test]
+    async fn malformed_payloads_are_invalid_input_before_any_aws_call() {
+        let function = Function::new(&offline_sdk(), Config::from_env(&env(&[])));
+        for (payload, field) in [
+            (json!({"action": "scale-up", "services": ["a/b"]}), "action"),
+            (
+                json!({"action": "set-capacity", "services": ["a/b"], "mni": 1, "max": 2}),
+                "mni",
+            ),
+            (
+                json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events"}),
+                "constant Input",
+            ),
+        ] {
+            let error = function
+                .handle(LambdaEvent::new(payload, Context::default()))
+                .await
+                .unwrap_err();
+            assert_eq!(error.error_type(), "InvalidInput");
+            assert!(error.message().contains(field), "{}", error.message());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_configuration_is_reported_by_every_invocation() {
+        let function = Function::new(
+            &offline_sdk(),
+            Config::from_env(&env(&[("MAX_CONCURRENCY", "0")])),
+        );
+        for _ in 0..2 {
+            let error = function
+                .handle(LambdaEvent::new(json!({}), Context::default()))
+                .await
+                .unwrap_err();
+            assert_eq!(error.error_type(), "InvalidInput");
+            assert!(error.message().contains("MAX_CONCURRENCY"));
+        }
     }
 }

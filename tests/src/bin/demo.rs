@@ -34,6 +34,14 @@ async fn main() {
 
     redeploy_story(&timeline, &local, &sdk, &env, &worker).await;
 
+    timeline.chapter("scheduled-scaling: business hours, a night at zero, and the morning after");
+    autopilot_tests::stories::scaling::run(
+        &local,
+        &timeline,
+        (&env.names.cluster, &env.names.service),
+    )
+    .await;
+
     timeline.chapter("Not yet built");
     for (function, issue) in [
         ("codedeploy-hook", "CodeDeploy lifecycle hook checks"),

@@ -82,7 +82,10 @@ fn granted_actions(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
 /// The functions whose code has landed, with the actions they declare. The
 /// hook functions join this list with their issues.
 fn declared() -> Vec<(&'static str, &'static [&'static str])> {
-    vec![("redeploy-on-push", redeploy_on_push::IAM_ACTIONS)]
+    vec![
+        ("redeploy-on-push", redeploy_on_push::IAM_ACTIONS),
+        ("scheduled-scaling", scheduled_scaling::IAM_ACTIONS),
+    ]
 }
 
 #[test]

@@ -7,3 +7,4 @@ mod iam;
 mod local_aws;
 mod redeploy;
 mod runtime;
+mod scheduled_scaling;

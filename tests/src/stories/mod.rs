@@ -1,0 +1,4 @@
+//! The demo's stories: one function each, run as the real binary against the
+//! local AWS, printing what it did on a [`crate::timeline::Timeline`].
+
+pub mod scaling;
