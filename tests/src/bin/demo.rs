@@ -34,7 +34,6 @@ async fn main() {
 
     redeploy_story(&timeline, &local, &sdk, &env, &worker).await;
 
-    timeline.chapter("scheduled-scaling: business hours, a night at zero, and the morning after");
     autopilot_tests::stories::scaling::run(
         &local,
         &timeline,
