@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod capacity;
+pub mod checks;
 pub mod config;
 pub mod discovery;
 pub mod error;

@@ -305,6 +305,42 @@ def _metric_data():
     assert metrics and metrics[0]["MetricName"] == "Requests", metrics
 
 
+@check("cbor: metric queries match dimensions in any order; percentile statistics")
+def _metric_stats():
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    point = now - dt.timedelta(seconds=90)
+    dims = [{"Name": "TargetGroup", "Value": "targetgroup/tg/1"},
+            {"Name": "LoadBalancer", "Value": "app/lb/2"}]
+    data = [
+        {"MetricName": "TargetResponseTime", "Value": float(v), "Timestamp": ts(point),
+         "Dimensions": dims}
+        for v in range(1, 101)
+    ]
+    resp = cbor_call("PutMetricData", {"Namespace": "SelftestStats", "MetricData": data})
+    assert resp.status == 200, (resp.status, resp.body)
+
+    def query(stat: str, dimensions: list) -> list:
+        result = cbor_call(
+            "GetMetricData",
+            {"MetricDataQueries": [{"Id": "q", "MetricStat": {
+                "Metric": {"Namespace": "SelftestStats", "MetricName": "TargetResponseTime",
+                           "Dimensions": dimensions},
+                "Period": 60, "Stat": stat}}],
+             "StartTime": ts(now - dt.timedelta(minutes=10)),
+             "EndTime": ts(now + dt.timedelta(minutes=1))},
+        )
+        assert result.status == 200, (result.status, result.body)
+        return result.sdk_parse()["MetricDataResults"][0]["Values"]
+
+    assert query("Sum", dims) == [5050.0]
+    assert query("Sum", list(reversed(dims))) == [5050.0], "dimensions are a set"
+    assert query("Sum", dims[:1]) == [], "a subset of the dimensions is another metric"
+    assert query("p99", list(reversed(dims))) == [99.0]
+    assert query("p50", dims) == [50.0]
+    assert query("P100", dims) == [100.0]
+    assert query("p99.9", dims) == [100.0]
+
+
 @check("cbor: errors carry __type, message, x-amzn-query-error; unknown operation")
 def _cbor_errors():
     resp = cbor_call("SetAlarmState", {"AlarmName": "missing", "StateValue": "OK", "StateReason": "x"})

@@ -13,6 +13,8 @@ wrapped in ``middleware.AutopilotMiddleware``, after installing the extensions:
 
 * ``counting.py``: per-(service, operation) call counts;
 * ``cloudwatch_cbor.py``: CloudWatch over Smithy RPC v2 CBOR;
+* ``cloudwatch_stats.py``: metric queries match dimensions in any order, and
+  percentile statistics;
 * ``codedeploy_ext.py``: CodeDeploy operations moto lacks;
 * ``ecs_limits.py``: ECS request limits moto does not enforce.
 """
@@ -36,6 +38,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
     create_backend_app,
 )
 
+import cloudwatch_stats  # noqa: E402
 import codedeploy_ext  # noqa: E402
 import ecs_limits  # noqa: E402
 from middleware import AutopilotMiddleware  # noqa: E402
@@ -51,6 +54,7 @@ def is_loopback(host: str) -> bool:
 
 
 def build_app() -> AutopilotMiddleware:
+    cloudwatch_stats.install()
     codedeploy_ext.install()
     ecs_limits.install()
     moto_app = DomainDispatcherApplication(create_backend_app)

@@ -3,6 +3,7 @@
 //! function binaries ([`runtime_api`]), and a realistic ECS environment to
 //! run them against ([`provision`]).
 
+pub mod app;
 pub mod localaws;
 pub mod provision;
 pub mod runtime_api;

@@ -1,4 +1,5 @@
 //! The demo's stories: one function each, run as the real binary against the
 //! local AWS, printing what it did on a [`crate::timeline::Timeline`].
 
+pub mod codedeploy;
 pub mod scaling;

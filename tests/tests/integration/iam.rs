@@ -84,7 +84,7 @@ fn granted_actions(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
 fn declared() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
         ("redeploy-on-push", redeploy_on_push::IAM_ACTIONS),
-        ("scheduled-scaling", scheduled_scaling::IAM_ACTIONS),
+        ("codedeploy-hook", codedeploy_hook::IAM_ACTIONS),
     ]
 }
 

@@ -3,6 +3,7 @@
 //! One test binary, a module per area. Each test makes its own uniquely named
 //! resources, so the tests run concurrently against one local AWS.
 
+mod codedeploy_hook;
 mod iam;
 mod local_aws;
 mod redeploy;
