@@ -46,6 +46,57 @@ pub const DEFAULT_READ_RATE: f64 = 20.0;
 /// of 100, leaving the rest to other callers in the account.
 pub const DEFAULT_READ_BURST: u32 = 50;
 
+/// How hard a function may push the AWS APIs, from its environment:
+/// `MAX_CONCURRENCY` (1 to 32, default 8), `ECS_READ_RATE` (1 to 100,
+/// default [`DEFAULT_READ_RATE`]) and `ECS_READ_BURST` (1 to 100, default
+/// [`DEFAULT_READ_BURST`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pacing {
+    /// AWS reads in flight at once.
+    pub concurrency: usize,
+    /// ECS reads a second after the burst.
+    pub read_rate: f64,
+    /// ECS reads sent before pacing starts.
+    pub read_burst: u32,
+}
+
+impl Pacing {
+    /// Reads and checks the three variables; errors name the variable.
+    pub fn from_env(env: &crate::config::Env) -> Result<Self, crate::config::ConfigError> {
+        use crate::config::ConfigError;
+        let concurrency = env.parse::<usize>("MAX_CONCURRENCY")?.unwrap_or(8);
+        if !(1..=32).contains(&concurrency) {
+            return Err(ConfigError::invalid(
+                "MAX_CONCURRENCY",
+                "must be between 1 and 32",
+            ));
+        }
+        let read_rate = env
+            .parse::<f64>("ECS_READ_RATE")?
+            .unwrap_or(DEFAULT_READ_RATE);
+        if !(1.0..=100.0).contains(&read_rate) {
+            return Err(ConfigError::invalid(
+                "ECS_READ_RATE",
+                "must be between 1 and 100",
+            ));
+        }
+        let read_burst = env
+            .parse::<u32>("ECS_READ_BURST")?
+            .unwrap_or(DEFAULT_READ_BURST);
+        if !(1..=100).contains(&read_burst) {
+            return Err(ConfigError::invalid(
+                "ECS_READ_BURST",
+                "must be between 1 and 100",
+            ));
+        }
+        Ok(Pacing {
+            concurrency,
+            read_rate,
+            read_burst,
+        })
+    }
+}
+
 /// How hard discovery may push the ECS API.
 #[derive(Debug)]
 pub struct DiscoveryLimits {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use autopilot_shared::HandlerError;
 use autopilot_shared::aws::{AwsError, load_sdk_config};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
-use autopilot_shared::discovery::{ClusterScope, DEFAULT_READ_BURST, DEFAULT_READ_RATE};
+use autopilot_shared::discovery::{ClusterScope, Pacing};
 use autopilot_shared::error::{Classify, ErrorKind};
 use autopilot_shared::events::{EcrImageAction, EventBridgeEvent, parse_event};
 use autopilot_shared::image::ImageRefError;
@@ -70,31 +70,11 @@ pub struct Config {
 impl Config {
     /// Parses the environment; errors name the variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let concurrency = env.parse::<usize>("MAX_CONCURRENCY")?.unwrap_or(8);
-        if !(1..=32).contains(&concurrency) {
-            return Err(ConfigError::invalid(
-                "MAX_CONCURRENCY",
-                "must be between 1 and 32",
-            ));
-        }
-        let read_rate = env
-            .parse::<f64>("ECS_READ_RATE")?
-            .unwrap_or(DEFAULT_READ_RATE);
-        if !(1.0..=100.0).contains(&read_rate) {
-            return Err(ConfigError::invalid(
-                "ECS_READ_RATE",
-                "must be between 1 and 100",
-            ));
-        }
-        let read_burst = env
-            .parse::<u32>("ECS_READ_BURST")?
-            .unwrap_or(DEFAULT_READ_BURST);
-        if !(1..=100).contains(&read_burst) {
-            return Err(ConfigError::invalid(
-                "ECS_READ_BURST",
-                "must be between 1 and 100",
-            ));
-        }
+        let Pacing {
+            concurrency,
+            read_rate,
+            read_burst,
+        } = Pacing::from_env(env)?;
         let hooks: BTreeMap<String, String> = env.json("CODEDEPLOY_HOOKS")?.unwrap_or_default();
         for (hook, function) in &hooks {
             if !ECS_HOOKS.contains(&hook.as_str()) {

@@ -18,7 +18,7 @@ use autopilot_shared::HandlerError;
 use autopilot_shared::aws::load_sdk_config;
 use autopilot_shared::capacity::{Clients, RunOptions, ScalingRequest, Summary, apply_schedule};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
-use autopilot_shared::discovery::{DEFAULT_READ_BURST, DEFAULT_READ_RATE};
+use autopilot_shared::discovery::Pacing;
 use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
@@ -59,31 +59,11 @@ pub struct Config {
 impl Config {
     /// Parses the environment; errors name the variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let concurrency = env.parse::<usize>("MAX_CONCURRENCY")?.unwrap_or(8);
-        if !(1..=32).contains(&concurrency) {
-            return Err(ConfigError::invalid(
-                "MAX_CONCURRENCY",
-                "must be between 1 and 32",
-            ));
-        }
-        let read_rate = env
-            .parse::<f64>("ECS_READ_RATE")?
-            .unwrap_or(DEFAULT_READ_RATE);
-        if !(1.0..=100.0).contains(&read_rate) {
-            return Err(ConfigError::invalid(
-                "ECS_READ_RATE",
-                "must be between 1 and 100",
-            ));
-        }
-        let read_burst = env
-            .parse::<u32>("ECS_READ_BURST")?
-            .unwrap_or(DEFAULT_READ_BURST);
-        if !(1..=100).contains(&read_burst) {
-            return Err(ConfigError::invalid(
-                "ECS_READ_BURST",
-                "must be between 1 and 100",
-            ));
-        }
+        let Pacing {
+            concurrency,
+            read_rate,
+            read_burst,
+        } = Pacing::from_env(env)?;
         Ok(Config {
             common: CommonConfig::from_env(env)?,
             concurrency,
