@@ -4,6 +4,7 @@
 //! run them against ([`provision`]).
 
 pub mod app;
+pub mod bench;
 pub mod localaws;
 pub mod provision;
 pub mod runtime_api;

@@ -1,232 +1,335 @@
-//! Benchmarks, printed as a table and written as Markdown and JSON under
-//! `target/bench/`. Never asserted: the numbers are for reading.
+//! Benchmarks, printed as tables and written as Markdown and JSON under
+//! `target/bench/` (one pair of files per section, and a combined
+//! `README.md` with the goals of issue 8). Never asserted: the numbers are
+//! for reading.
 //!
-//! Run with `./scripts/bench`, which starts the local AWS and builds the
-//! release binaries first.
+//! Run with `./scripts/bench` (`--quick` for a shorter run), which installs
+//! what it needs, builds the release binaries and the arm64 bootstraps,
+//! starts a local AWS of its own and runs this.
 //!
-//! Sections:
-//! * `redeploy-scale`: AWS calls (counted at the local AWS, per operation)
-//!   and wall time of redeploy-on-push for one matched service, a cluster of
-//!   100 services, and an account of 1,000 services over 10 clusters, with
-//!   the function's bounded concurrency and with concurrency 1. The local AWS
-//!   adds 40 ms to each call during the timed runs (a typical in-Region ECS
-//!   API latency; moto alone answers in about 2 ms).
+//! Sections (`--only a,b` runs some):
+//! * `size`: each arm64 `bootstrap` from `cargo lambda build --release
+//!   --arm64`, raw and zipped, and the x86_64 release binaries;
+//! * `cold-start`: process start to the first poll of the Runtime API,
+//!   median and p90 over at least 30 starts per function, and the Python
+//!   baseline's;
+//! * `invocation`: first and warm invocation latency of a realistic event
+//!   (no added API latency) and peak RSS over a cold start and 100
+//!   invocations, Rust and Python; with `cold-start`, the side-by-side
+//!   `python-baseline` table;
+//! * `redeploy-scale`: redeploy-on-push's AWS calls and wall time for one
+//!   matched service, a cluster of 100 services and an account of 1,000
+//!   services over 10 clusters, at concurrency 8 and 1, with 40 ms added to
+//!   each AWS call;
+//! * `scaling-scale`: scheduled-scaling's scale-to-zero and restore over 100
+//!   tagged services in 10 clusters, likewise;
+//! * `aws-calls`: the AWS calls of one event of each kind, gathered from the above.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use autopilot_tests::provision::{self, Controller, Names, push_image};
-use autopilot_tests::{LocalAws, sample_event, start_function};
-use aws_sdk_ecs::types::{ContainerDefinition, Tag};
-use futures::{StreamExt, stream};
-use serde::Serialize;
+use autopilot_tests::LocalAws;
+use autopilot_tests::bench::fixtures::Workload;
+use autopilot_tests::bench::runtime::{self, ColdStart, Invocations, Runtime, Target};
+use autopilot_tests::bench::scale::{self, ScaleRow, ScalingRow};
+use autopilot_tests::bench::size::{self, Size};
+use autopilot_tests::bench::{
+    self, FUNCTIONS, Machine, Options, SECTIONS, Section, load_average, mb, ms, output_dir, table,
+};
 use serde_json::json;
-
-/// Latency added to each AWS call during timed runs.
-const API_LATENCY_MS: u64 = 40;
-
-#[derive(Debug, Serialize)]
-struct ScaleRow {
-    scenario: String,
-    services: usize,
-    clusters: usize,
-    matched: usize,
-    concurrency: usize,
-    total_calls: u64,
-    calls: BTreeMap<String, u64>,
-    wall_ms: f64,
-}
 
 #[tokio::main]
 async fn main() {
+    let options = Options::from_args(std::env::args().skip(1)).unwrap_or_else(|error| {
+        eprintln!(
+            "bench: {error}\nusage: bench [--quick] [--starts N] [--invocations N] [--only {}]",
+            SECTIONS.join(",")
+        );
+        std::process::exit(2);
+    });
     let local = LocalAws::connect().await;
-    let binary = std::env::var("BENCH_PROFILE").unwrap_or_else(|_| "release".into());
+    local.set_latency(0).await;
+    let machine = Machine::read();
+    let begun = Instant::now();
     println!(
-        "ecs-autopilot benchmarks (binaries: {binary}; local AWS {})\n",
+        "ecs-autopilot benchmarks{} — {} CPUs ({}), load average {}, binaries in {}, local AWS {}\n",
+        if options.quick { " (quick)" } else { "" },
+        machine.cpus,
+        machine.cpu_model,
+        machine.load_average_at_start,
+        options.bin_dir.display(),
         local.endpoint()
     );
-
-    let rows = redeploy_scale(&local).await;
-    let mut markdown = String::from(
-        "### redeploy-on-push: AWS calls and wall time per push event\n\n\
-         Each AWS call answered with 40 ms added latency; discovery paced at 20 reads/s after a burst of 50.\n\n\
-         | scenario | services | clusters | matched | concurrency | AWS calls | wall time | calls by operation |\n\
-         |---|---:|---:|---:|---:|---:|---:|---|\n",
-    );
-    for row in &rows {
-        let by_op: Vec<String> = row
-            .calls
-            .iter()
-            .map(|(op, n)| format!("{op} {n}"))
-            .collect();
-        markdown.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {:.0} ms | {} |\n",
-            row.scenario,
-            row.services,
-            row.clusters,
-            row.matched,
-            row.concurrency,
-            row.total_calls,
-            row.wall_ms,
-            by_op.join(", ")
-        ));
+    if options.python.is_none() {
+        eprintln!(
+            "bench: no Python baseline interpreter (.local/venv-baseline): its rows are left out; scripts/bench installs it"
+        );
     }
-    println!("{markdown}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    std::fs::create_dir_all(&dir).expect("create target/bench");
-    std::fs::write(dir.join("redeploy-scale.md"), &markdown).expect("write markdown");
-    std::fs::write(
-        dir.join("redeploy-scale.json"),
-        serde_json::to_string_pretty(&rows).expect("serialise"),
-    )
-    .expect("write json");
-    println!("written to target/bench/redeploy-scale.{{md,json}}");
+
+    let mut sections: Vec<Section> = Vec::new();
+    let publish = |section: Section, sections: &mut Vec<Section>| {
+        section.publish();
+        sections.push(section);
+    };
+
+    let mut sizes: Vec<Size> = Vec::new();
+    if options.runs("size") {
+        let (rows, section) = size::measure(&options);
+        sizes = rows;
+        publish(section, &mut sections);
+    }
+
+    let mut cold: Vec<ColdStart> = Vec::new();
+    let mut runs: Vec<Invocations> = Vec::new();
+    if options.runs("cold-start") || options.runs("invocation") {
+        eprintln!("bench: provisioning each function's workload");
+        let mut targets = targets(&local, &options).await;
+        if options.runs("cold-start") {
+            cold = runtime::cold_starts(&local, &targets, options.starts).await;
+            publish(
+                runtime::cold_start_section(&cold, options.starts),
+                &mut sections,
+            );
+        }
+        if options.runs("invocation") {
+            runs = runtime::invocations(&local, &mut targets, options.invocations).await;
+            publish(
+                runtime::invocation_section(&runs, options.invocations),
+                &mut sections,
+            );
+        }
+        if options.python.is_some() {
+            publish(runtime::baseline_section(&cold, &runs), &mut sections);
+        }
+    }
+
+    let mut redeploy: Vec<ScaleRow> = Vec::new();
+    if options.runs("redeploy-scale") {
+        redeploy = scale::redeploy_scale(&local, &options).await;
+        publish(scale::redeploy_section(&redeploy), &mut sections);
+    }
+    let mut scaling: Vec<ScalingRow> = Vec::new();
+    if options.runs("scaling-scale") {
+        scaling = scale::scaling_scale(&local, &options).await;
+        publish(scale::scaling_section(&scaling), &mut sections);
+    }
+    if !redeploy.is_empty() || !scaling.is_empty() || !runs.is_empty() {
+        publish(
+            scale::calls_section(&redeploy, &scaling, &runs),
+            &mut sections,
+        );
+    }
+
+    let goals = goals(&cold, &runs, &sizes, &redeploy);
+    let elapsed = begun.elapsed().as_secs_f64();
+    let mut readme = format!(
+        "# ecs-autopilot benchmarks\n\n\
+         `scripts/bench{}` on {} CPUs ({}), {} of memory; load average {} at the start and {} at the end \
+         (other work on the machine shows in the timings); commit `{}`; {:.0} s. Timings are from \
+         this machine and this run: compare rows within a run, not across machines.\n\n",
+        if options.quick { " --quick" } else { "" },
+        machine.cpus,
+        machine.cpu_model,
+        mb(machine.memory_bytes),
+        machine.load_average_at_start,
+        load_average(),
+        machine.commit,
+        elapsed
+    );
+    readme.push_str(&goals.0);
+    for section in &sections {
+        readme.push('\n');
+        readme.push_str(&section.markdown);
+    }
+    let dir = output_dir();
+    bench::write(&dir.join("README.md"), &readme);
+    bench::write(
+        &dir.join("summary.json"),
+        &serde_json::to_string_pretty(&json!({
+            "quick": options.quick,
+            "starts": options.starts,
+            "invocations": options.invocations,
+            "machine": machine,
+            "loadAverageAtEnd": load_average(),
+            "seconds": elapsed,
+            "goals": goals.1,
+            "sections": sections.iter().map(|s| s.name).collect::<Vec<_>>(),
+        }))
+        .unwrap_or_default(),
+    );
+    println!("{}", goals.0);
+    eprintln!("bench: done in {elapsed:.0} s; combined report in target/bench/README.md");
 }
 
-/// One scenario: `clusters` clusters of `per_cluster` services in a Region of
-/// its own, of which `matched` (spread over the clusters) track the pushed
-/// repository; a fifth of the others opt in but track other repositories.
-async fn redeploy_scale(local: &LocalAws) -> Vec<ScaleRow> {
-    let scenarios = [
-        ("one matched service", "us-west-1", 1, 1, 1),
-        ("cluster of 100 services", "us-west-2", 1, 100, 1),
-        ("account of 1,000 services", "eu-west-1", 10, 100, 5),
+/// The programs to measure, each with its workload in a Region of its own.
+async fn targets(local: &LocalAws, options: &Options) -> Vec<Target> {
+    let mut targets = vec![
+        Target::rust(options, Workload::redeploy(local, "eu-central-1").await),
+        Target::rust(
+            options,
+            Workload::codedeploy_hook(local, "ap-south-1").await,
+        ),
+        Target::rust(options, Workload::ecs_deployment_hook(local, "us-east-2")),
+        Target::rust(
+            options,
+            Workload::scheduled_scaling(local, "ca-central-1").await,
+        ),
     ];
-    let mut rows = Vec::new();
-    for (scenario, region, clusters, per_cluster, matched) in scenarios {
-        let sdk = local.sdk_config(region).await;
-        let ecs = aws_sdk_ecs::Client::new(&sdk);
-        let ecr = aws_sdk_ecr::Client::new(&sdk);
-        // The app: a realistic environment with one matched service.
-        let env = provision::provision(
-            &sdk,
-            Names::unique("bench"),
-            Controller::Ecs,
-            Some("tag:latest"),
-        )
-        .await;
-        let repository = env.image_repository();
-        let other_family = format!("{}-other", env.names.prefix);
-        ecs.register_task_definition()
-            .family(&other_family)
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("web")
-                    .image("public.ecr.aws/nginx/nginx:1.27")
-                    .memory(256)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("register the other family");
+    if let Some(python) = &options.python {
+        targets.push(Target::python(
+            python,
+            "redeploy.handler",
+            Workload::redeploy(local, "eu-north-1").await,
+        ));
+        targets.push(Target::python(
+            python,
+            "hook.handler",
+            Workload::codedeploy_hook(local, "ap-southeast-2").await,
+        ));
+    }
+    targets
+}
 
-        // The rest of the account: more clusters and services.
-        let mut specs = Vec::new();
-        for c in 0..clusters {
-            let cluster = if c == 0 {
-                env.names.cluster.clone()
-            } else {
-                format!("{}-c{c}", env.names.prefix)
-            };
-            if c > 0 {
-                ecs.create_cluster()
-                    .cluster_name(&cluster)
-                    .send()
-                    .await
-                    .expect("create cluster");
-            }
-            let existing = usize::from(c == 0);
-            for s in existing..per_cluster {
-                specs.push((cluster.clone(), format!("svc-{s:03}")));
-            }
-        }
-        let extra_matched = matched - 1;
-        let step = specs.len().max(1) / extra_matched.max(1);
-        let created: Vec<()> = stream::iter(specs.into_iter().enumerate())
-            .map(|(i, (cluster, name))| {
-                let ecs = ecs.clone();
-                let (family, tag) =
-                    if extra_matched > 0 && i % step == 0 && i / step < extra_matched {
-                        (env.task_definition_arn.clone(), Some("tag:latest"))
-                    } else if i % 5 == 0 {
-                        (other_family.clone(), Some("tag:stable"))
-                    } else {
-                        (other_family.clone(), None)
-                    };
-                async move {
-                    let mut request = ecs
-                        .create_service()
-                        .cluster(&cluster)
-                        .service_name(&name)
-                        .task_definition(&family)
-                        .desired_count(1);
-                    if let Some(policy) = tag {
-                        request = request.tags(
-                            Tag::builder()
-                                .key("autopilot:redeploy")
-                                .value(policy)
-                                .build(),
-                        );
-                    }
-                    request.send().await.expect("create service");
-                }
-            })
-            .buffer_unordered(8)
-            .collect()
-            .await;
-        let services = created.len() + 1;
-
-        for concurrency in [8usize, 1] {
-            let seed = format!("{}-{concurrency}", env.names.prefix);
-            let build = push_image(
-                &ecr,
-                &env.names.repository,
-                &format!("build-{concurrency}"),
-                &seed,
-            )
-            .await;
-            assert_eq!(
-                push_image(&ecr, &env.names.repository, "latest", &seed).await,
-                build
+/// The goals of issue 8 against what was measured: Markdown and JSON.
+fn goals(
+    cold: &[ColdStart],
+    runs: &[Invocations],
+    sizes: &[Size],
+    redeploy: &[ScaleRow],
+) -> (String, serde_json::Value) {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut data = Vec::new();
+    let mut add = |goal: String, measured: String, met: Option<bool>| {
+        let verdict = match met {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "not measured",
+        };
+        data.push(json!({"goal": goal, "measured": measured, "met": met}));
+        rows.push(vec![goal, measured, verdict.to_owned()]);
+    };
+    let rust_cold = |f: &str| {
+        cold.iter()
+            .find(|c| c.function == f && c.runtime == Runtime::Rust)
+            .and_then(|c| c.stats)
+    };
+    for function in FUNCTIONS {
+        if let Some(stats) = rust_cold(function) {
+            add(
+                format!("`{function}` cold start < 5 ms median"),
+                format!("{} median, {} p90", ms(stats.median_ms), ms(stats.p90_ms)),
+                Some(stats.median_ms < 5.0),
             );
-            let mut event = sample_event("redeploy-on-push/push-latest.json");
-            event["region"] = json!(region);
-            event["detail"]["repository-name"] = json!(env.names.repository);
-            event["detail"]["image-digest"] = json!(build);
-            let concurrency_text = concurrency.to_string();
-            let mut function = start_function(
-                local,
-                "redeploy-on-push",
-                region,
-                &[("MAX_CONCURRENCY", concurrency_text.as_str())],
-            )
-            .await;
-            function.wait_until_ready(Duration::from_secs(5)).await;
-            local.set_latency(API_LATENCY_MS).await;
-            let started = Instant::now();
-            let summary = function
-                .invoke_with_deadline(event, Duration::from_secs(120))
-                .await
-                .response();
-            let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
-            local.set_latency(0).await;
-            let deployed = summary["services"].as_array().map_or(0, |s| {
-                s.iter().filter(|e| e["outcome"] == "deployed").count()
-            });
-            assert_eq!(deployed, matched, "{scenario}: {summary}");
-            let calls = local.calls_of(&function).await;
-            rows.push(ScaleRow {
-                scenario: scenario.to_owned(),
-                services,
-                clusters,
-                matched,
-                concurrency,
-                total_calls: calls.values().sum(),
-                calls,
-                wall_ms,
-            });
-            eprintln!("{scenario}, concurrency {concurrency}: {wall_ms:.0} ms for {repository}");
         }
     }
-    rows
+    for python in cold.iter().filter(|c| c.runtime == Runtime::Python) {
+        if let (Some(p), Some(r)) = (python.stats, rust_cold(&python.function)) {
+            let times = p.median_ms / r.median_ms;
+            add(
+                format!("`{}` cold start ≥ 50× faster than Python", python.function),
+                format!("{times:.0}× ({} vs {})", ms(r.median_ms), ms(p.median_ms)),
+                Some(times >= 50.0),
+            );
+        }
+    }
+    for run in runs.iter().filter(|r| r.runtime == Runtime::Rust) {
+        if let Some(memory) = run.memory {
+            let over = if run.pending.is_some() {
+                " (init and NotImplemented answers only)"
+            } else {
+                ""
+            };
+            add(
+                format!("`{}` peak RSS < 20 MB", run.function),
+                format!("{}{over}", mb(memory.peak_rss_bytes)),
+                Some(memory.peak_rss_bytes < 20_000_000),
+            );
+        }
+    }
+    for size in sizes.iter().filter(|s| s.architecture == "aarch64") {
+        add(
+            format!("`{}` arm64 bootstrap < 8 MB raw", size.function),
+            format!(
+                "{} ({} zipped)",
+                mb(size.raw_bytes),
+                size.zipped_bytes.map_or("-".into(), mb)
+            ),
+            Some(size.raw_bytes < 8_000_000),
+        );
+    }
+    if sizes.iter().all(|s| s.architecture != "aarch64") && !sizes.is_empty() {
+        add(
+            "arm64 bootstraps < 8 MB raw".into(),
+            "no arm64 build (see Binary size); x86_64 shown there".into(),
+            None,
+        );
+    }
+    let big = |c: usize| {
+        redeploy
+            .iter()
+            .find(|r| r.services >= 1000 && r.concurrency == c)
+    };
+    if let Some(row) = big(8) {
+        let describe = row
+            .calls
+            .get("ecs:DescribeServices")
+            .copied()
+            .unwrap_or_default();
+        let definitions = row
+            .calls
+            .get("ecs:DescribeTaskDefinition")
+            .copied()
+            .unwrap_or_default();
+        let discovery: u64 = [
+            "ecs:ListClusters",
+            "ecs:ListServices",
+            "ecs:DescribeServices",
+        ]
+        .iter()
+        .filter_map(|op| row.calls.get(*op))
+        .sum();
+        add(
+            "1,000-service redeploy: discovery at the API-limit arithmetic (about services / 10 describes)".into(),
+            format!(
+                "{discovery} discovery calls ({} at the limits), DescribeServices {describe}, DescribeTaskDefinition {definitions}",
+                row.discovery_calls_at_api_limits
+            ),
+            Some(discovery <= row.discovery_calls_at_api_limits),
+        );
+        let ecs_reads: u64 = row
+            .calls
+            .iter()
+            .filter(|(op, _)| op.starts_with("ecs:List") || op.starts_with("ecs:Describe"))
+            .map(|(_, n)| n)
+            .sum();
+        let seconds = row.wall_ms / 1000.0;
+        // A token bucket of 50 and 20 a second lets through at most 50 + 20 t reads in t seconds.
+        let allowed = 50.0 + 20.0 * seconds;
+        add(
+            "1,000-service redeploy: within ECS's read throttling (100 burst, 20/s)".into(),
+            format!(
+                "{ecs_reads} ECS reads in {} ({:.0}/s on average; the pacer allows at most {:.0} in that time)",
+                ms(row.wall_ms),
+                ecs_reads as f64 / seconds,
+                allowed
+            ),
+            Some(ecs_reads as f64 <= allowed + 0.5),
+        );
+        if let Some(one) = big(1) {
+            let speedup = one.wall_ms / row.wall_ms;
+            add(
+                "1,000-service redeploy: several times faster than with concurrency 1".into(),
+                format!("{speedup:.1}× ({} vs {})", ms(row.wall_ms), ms(one.wall_ms)),
+                Some(speedup >= 3.0),
+            );
+        }
+    }
+    let markdown = format!(
+        "## Goals (issue 8)\n\n{}",
+        table(
+            &["goal", "measured", "verdict"],
+            &[false, false, false],
+            &rows
+        )
+    );
+    (markdown, json!(data))
 }

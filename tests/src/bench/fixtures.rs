@@ -1,0 +1,310 @@
+//! A realistic event for each function, repeatable, against the local AWS.
+//!
+//! Each [`Workload`] provisions what its function acts on in a Region of its
+//! own (so that discovery sees only that), then hands out one event per
+//! invocation that makes the function do its real work every time:
+//!
+//! * `redeploy-on-push`: the backend of [`provision`] (task definition with
+//!   secrets, logging, health check and a Redis sidecar) opted in with
+//!   `tag:latest`; each event is a new image pushed as `latest`, so each
+//!   invocation registers a digest-pinned revision and updates the service;
+//! * `codedeploy-hook`: a CodeDeploy blue/green deployment in progress and a
+//!   healthy app on loopback behind the test listener's name (`RESOLVE`);
+//!   each event is a new `AfterAllowTestTraffic` hook execution, checked with
+//!   the default checks (an HTTP GET of `/health`) and reported;
+//! * `scheduled-scaling`: one service with an Application Auto Scaling
+//!   target; the events alternate between two `set-capacity` schedules, so
+//!   each invocation changes the range;
+//! * `ecs-deployment-hook`: its sample event (the function answers
+//!   `NotImplemented` until its issue lands; its invocation rows are pending).
+//!
+//! The Python baseline runs the redeploy and the hook workloads, each in
+//! Regions of their own with the same resources.
+
+use std::net::SocketAddr;
+
+use aws_config::SdkConfig;
+use aws_sdk_codedeploy::types::{AppSpecContent, RevisionLocation, RevisionLocationType};
+use serde_json::{Value, json};
+
+use crate::localaws::LocalAws;
+use crate::provision::{self, Controller, Environment, Names, push_image};
+use crate::runtime_api::Outcome;
+use crate::sample_event;
+use crate::stories::scaling::{create_cluster, create_service, range, register_target};
+
+/// The hook the hook workload runs.
+pub const HOOK: &str = "AfterAllowTestTraffic";
+
+/// What a workload acts on.
+enum Kind {
+    Redeploy {
+        ecr: aws_sdk_ecr::Client,
+        env: Box<Environment>,
+    },
+    Hook {
+        deployment_id: String,
+        _app: HealthApp,
+    },
+    Scaling {
+        service: String,
+    },
+    EcsHook,
+}
+
+/// One function's realistic, repeatable event, and what it acts on.
+pub struct Workload {
+    /// The function.
+    pub function: &'static str,
+    /// The Region the function runs in.
+    pub region: String,
+    /// The function's own variables (besides Lambda's and the credentials).
+    pub vars: Vec<(String, String)>,
+    /// One line saying what an event does.
+    pub description: String,
+    local: LocalAws,
+    kind: Kind,
+    issued: usize,
+}
+
+impl Workload {
+    /// `redeploy-on-push`: one matched service (ECS rolling) in `region`.
+    pub async fn redeploy(local: &LocalAws, region: &str) -> Workload {
+        let sdk = local.sdk_config(region).await;
+        let env = provision::provision(
+            &sdk,
+            Names::unique("bench-rt"),
+            Controller::Ecs,
+            Some("tag:latest"),
+        )
+        .await;
+        Workload {
+            function: "redeploy-on-push",
+            region: region.to_owned(),
+            vars: Vec::new(),
+            description: "ECR push of a new image as :latest; 1 service opted in with tag:latest \
+                          (2-container task definition, ECS rolling): register a digest-pinned \
+                          revision and update the service"
+                .into(),
+            local: local.clone(),
+            kind: Kind::Redeploy {
+                ecr: aws_sdk_ecr::Client::new(&sdk),
+                env: Box::new(env),
+            },
+            issued: 0,
+        }
+    }
+
+    /// `codedeploy-hook` at `AfterAllowTestTraffic` with the default checks,
+    /// a deployment in progress in `region`.
+    pub async fn codedeploy_hook(local: &LocalAws, region: &str) -> Workload {
+        let sdk = local.sdk_config(region).await;
+        let env = provision::provision(
+            &sdk,
+            Names::unique("bench-hook"),
+            Controller::CodeDeploy,
+            None,
+        )
+        .await;
+        let deployment_id = start_deployment(&sdk, &env).await;
+        let app = HealthApp::start().await;
+        // The test listener (8080) of the load balancer, pinned to the app.
+        let resolve = format!(
+            "{}:8080:{}:{}",
+            env.load_balancer_dns,
+            app.address.ip(),
+            app.address.port()
+        );
+        Workload {
+            function: "codedeploy-hook",
+            region: region.to_owned(),
+            vars: vec![("HOOK".into(), HOOK.into()), ("RESOLVE".into(), resolve)],
+            description: format!(
+                "CodeDeploy {HOOK} hook of a blue/green deployment, default checks: \
+                 HTTP GET /health through the test listener (200), then report Succeeded"
+            ),
+            local: local.clone(),
+            kind: Kind::Hook {
+                deployment_id,
+                _app: app,
+            },
+            issued: 0,
+        }
+    }
+
+    /// `scheduled-scaling`: `set-capacity` of one named service with a
+    /// scalable target, alternating between two ranges.
+    pub async fn scheduled_scaling(local: &LocalAws, region: &str) -> Workload {
+        let sdk = local.sdk_config(region).await;
+        let cluster = crate::unique("bench-sched");
+        create_cluster(&sdk, &cluster).await;
+        create_service(&sdk, &cluster, "backend", 2, &[]).await;
+        register_target(&sdk, &cluster, "backend", range(2, 4)).await;
+        Workload {
+            function: "scheduled-scaling",
+            region: region.to_owned(),
+            vars: Vec::new(),
+            description: "set-capacity of 1 named service with a scalable target, alternating \
+                          min 5 max 10 / min 2 max 4 (each event changes the range)"
+                .into(),
+            local: local.clone(),
+            kind: Kind::Scaling {
+                service: format!("{cluster}/backend"),
+            },
+            issued: 0,
+        }
+    }
+
+    /// `ecs-deployment-hook`: its sample event.
+    pub fn ecs_deployment_hook(local: &LocalAws, region: &str) -> Workload {
+        Workload {
+            function: "ecs-deployment-hook",
+            region: region.to_owned(),
+            vars: Vec::new(),
+            description: "POST_TEST_TRAFFIC_SHIFT sample event".into(),
+            local: local.clone(),
+            kind: Kind::EcsHook,
+            issued: 0,
+        }
+    }
+
+    /// The next event; each one asks for real work.
+    pub async fn next_event(&mut self) -> Value {
+        self.issued += 1;
+        let n = self.issued;
+        match &self.kind {
+            Kind::Redeploy { ecr, env } => {
+                // The seed's first 32 characters make the digest unique.
+                let seed = format!("{n:05}-{}", env.names.prefix);
+                let digest = push_image(ecr, &env.names.repository, "latest", &seed).await;
+                let mut event = sample_event("redeploy-on-push/push-latest.json");
+                event["region"] = json!(self.region);
+                event["detail"]["repository-name"] = json!(env.names.repository);
+                event["detail"]["image-digest"] = json!(digest);
+                event
+            }
+            Kind::Hook { deployment_id, .. } => {
+                let execution_id = self.local.start_lifecycle_hook(deployment_id, HOOK).await;
+                json!({
+                    "DeploymentId": deployment_id,
+                    "LifecycleEventHookExecutionId": execution_id,
+                })
+            }
+            Kind::Scaling { service } => {
+                let (min, max) = if n % 2 == 1 { (5, 10) } else { (2, 4) };
+                json!({"action": "set-capacity", "services": [service], "min": min, "max": max})
+            }
+            Kind::EcsHook => sample_event("ecs-deployment-hook/post-test-traffic-shift.json"),
+        }
+    }
+
+    /// Whether an answer is the one the event should get.
+    pub fn check(&self, outcome: &Outcome) -> Result<(), String> {
+        let value = match outcome {
+            Outcome::Response(value) => value,
+            Outcome::Error {
+                error_type,
+                error_message,
+            } => return Err(format!("{error_type}: {error_message}")),
+        };
+        let ok = match &self.kind {
+            Kind::Redeploy { .. } => {
+                let deployed = value["services"].as_array().map_or(0, |s| {
+                    s.iter().filter(|e| e["outcome"] == "deployed").count()
+                });
+                deployed == 1
+            }
+            Kind::Hook { .. } => value["status"] == "Succeeded",
+            Kind::Scaling { .. } => value["counts"]["changed"] == 1,
+            Kind::EcsHook => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("unexpected answer: {value}"))
+        }
+    }
+
+    /// Why the invocation rows are pending, when the function is not implemented yet.
+    pub fn pending(&self) -> Option<&'static str> {
+        matches!(self.kind, Kind::EcsHook).then_some("pending: the function answers NotImplemented")
+    }
+}
+
+/// Starts a CodeDeploy deployment of a new digest-pinned revision of the
+/// backend, as redeploy-on-push would; returns its ID.
+async fn start_deployment(sdk: &SdkConfig, env: &Environment) -> String {
+    let ecr = aws_sdk_ecr::Client::new(sdk);
+    let digest = push_image(
+        &ecr,
+        &env.names.repository,
+        "v1.5.0",
+        &format!("{}-v1.5.0", env.names.prefix),
+    )
+    .await;
+    let task_definition_arn = provision::register_backend_task_definition(
+        &aws_sdk_ecs::Client::new(sdk),
+        &env.names,
+        &env.region,
+        &format!("{}@{digest}", env.image_repository()),
+        &env.secret_arn,
+        &env.parameter_arn,
+    )
+    .await;
+    let (application, group) = env.codedeploy.clone().expect("a CodeDeploy environment");
+    let appspec = autopilot_shared::redeploy::appspec::AppSpec {
+        task_definition_arn,
+        container_name: "backend".into(),
+        container_port: 3000,
+        hooks: vec![(HOOK.to_owned(), "CodeDeployHook_bench".to_owned())],
+    };
+    aws_sdk_codedeploy::Client::new(sdk)
+        .create_deployment()
+        .application_name(&application)
+        .deployment_group_name(&group)
+        .revision(
+            RevisionLocation::builder()
+                .revision_type(RevisionLocationType::AppSpecContent)
+                .app_spec_content(AppSpecContent::builder().content(appspec.to_json()).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create deployment in {application}/{group}: {e:?}"))
+        .deployment_id()
+        .expect("deployment ID")
+        .to_owned()
+}
+
+/// A healthy app on loopback standing in for the green task set:
+/// `GET /health` answers 200 `{"status":"ok"}`. Stops when dropped.
+pub struct HealthApp {
+    /// Where it listens.
+    pub address: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl HealthApp {
+    /// Starts it on a free port of 127.0.0.1.
+    pub async fn start() -> HealthApp {
+        let app = axum::Router::new().route(
+            "/health",
+            axum::routing::get(|| async { axum::Json(json!({"status": "ok"})) }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the health app");
+        let address = listener.local_addr().expect("the health app's address");
+        let server = tokio::spawn(async move {
+            // Serving ends only when the HealthApp is dropped.
+            let _ = axum::serve(listener, app).await;
+        });
+        HealthApp { address, server }
+    }
+}
+
+impl Drop for HealthApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
