@@ -239,7 +239,11 @@ pub fn redeploy_section(rows: &[ScaleRow]) -> Section {
         "### redeploy-on-push: AWS calls and wall time per push event\n\n\
          Each AWS call answered with {API_LATENCY_MS} ms added latency; ECS reads paced at 20 a second \
          after a burst of 50 (`ECS_READ_RATE`, `ECS_READ_BURST`), as ECS allows service reads 100 burst / \
-         20 per second. *speed-up* is the concurrency-1 wall time over this row's.\n\n{}",
+         20 per second. *speed-up* is the concurrency-1 wall time over this row's: with 40 ms a call, \
+         one read at a time already runs near the 20 reads a second the pacer allows, so concurrency can \
+         only win the burst (the 1,000-service event needs at least (reads − 50) / 20 s whatever the \
+         concurrency). The concurrency-1 run comes second, when the matched services already run the \
+         first run's digest, so ECR is also asked about that running image (one more `DescribeImages`).\n\n{}",
         table(
             &[
                 "scenario",
