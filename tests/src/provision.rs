@@ -96,6 +96,34 @@ pub struct Environment {
 }
 
 impl Environment {
+    /// Starts a CodeDeploy deployment of `appspec` in this environment's
+    /// deployment group, the way redeploy-on-push does, and returns its ID.
+    pub async fn create_deployment(
+        &self,
+        sdk: &SdkConfig,
+        appspec: &autopilot_shared::redeploy::appspec::AppSpec,
+    ) -> String {
+        let (application, group) = self.codedeploy.clone().expect("a CodeDeploy environment");
+        let group = autopilot_shared::redeploy::codedeploy::DeploymentGroup {
+            application,
+            group,
+            services: vec![(self.names.cluster.clone(), self.names.service.clone())],
+        };
+        autopilot_shared::redeploy::codedeploy::create_deployment(
+            &aws_sdk_codedeploy::Client::new(sdk),
+            &group,
+            &appspec.to_json(),
+            "ecs-autopilot test harness",
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "create deployment in {}/{}: {e}",
+                group.application, group.group
+            )
+        })
+    }
+
     /// `registry/repository`.
     pub fn image_repository(&self) -> String {
         format!("{}/{}", self.registry, self.names.repository)

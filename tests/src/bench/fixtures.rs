@@ -24,7 +24,6 @@
 use std::net::SocketAddr;
 
 use aws_config::SdkConfig;
-use aws_sdk_codedeploy::types::{AppSpecContent, RevisionLocation, RevisionLocationType};
 use serde_json::{Value, json};
 
 use crate::localaws::LocalAws;
@@ -251,29 +250,13 @@ async fn start_deployment(sdk: &SdkConfig, env: &Environment) -> String {
         &env.parameter_arn,
     )
     .await;
-    let (application, group) = env.codedeploy.clone().expect("a CodeDeploy environment");
     let appspec = autopilot_shared::redeploy::appspec::AppSpec {
         task_definition_arn,
         container_name: "backend".into(),
         container_port: 3000,
         hooks: vec![(HOOK.to_owned(), "CodeDeployHook_bench".to_owned())],
     };
-    aws_sdk_codedeploy::Client::new(sdk)
-        .create_deployment()
-        .application_name(&application)
-        .deployment_group_name(&group)
-        .revision(
-            RevisionLocation::builder()
-                .revision_type(RevisionLocationType::AppSpecContent)
-                .app_spec_content(AppSpecContent::builder().content(appspec.to_json()).build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create deployment in {application}/{group}: {e:?}"))
-        .deployment_id()
-        .expect("deployment ID")
-        .to_owned()
+    env.create_deployment(sdk, &appspec).await
 }
 
 /// A healthy app on loopback standing in for the green task set:

@@ -9,7 +9,6 @@
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use aws_sdk_codedeploy::types::{AppSpecContent, RevisionLocation, RevisionLocationType};
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use serde_json::Value;
 
@@ -161,11 +160,6 @@ impl BlueGreen {
 
     /// Starts a deployment of `task_definition_arn` and returns its ID.
     pub async fn deploy(&self, task_definition_arn: &str) -> String {
-        let (application, group) = self
-            .env
-            .codedeploy
-            .clone()
-            .expect("a CodeDeploy environment");
         let appspec = autopilot_shared::redeploy::appspec::AppSpec {
             task_definition_arn: task_definition_arn.to_owned(),
             container_name: "backend".into(),
@@ -175,22 +169,7 @@ impl BlueGreen {
                 .map(|h| ((*h).to_owned(), format!("CodeDeployHook_test-{h}")))
                 .collect(),
         };
-        aws_sdk_codedeploy::Client::new(&self.sdk)
-            .create_deployment()
-            .application_name(&application)
-            .deployment_group_name(&group)
-            .revision(
-                RevisionLocation::builder()
-                    .revision_type(RevisionLocationType::AppSpecContent)
-                    .app_spec_content(AppSpecContent::builder().content(appspec.to_json()).build())
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("create deployment in {application}/{group}: {e:?}"))
-            .deployment_id()
-            .expect("deployment ID")
-            .to_owned()
+        self.env.create_deployment(&self.sdk, &appspec).await
     }
 
     /// `RESOLVE` pinning the load balancer's DNS name to the local app.
