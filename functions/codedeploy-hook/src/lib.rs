@@ -102,10 +102,6 @@ const FUNCTION: &str = "codedeploy-hook";
 /// The most `BAKE_SECONDS` may ask (a Lambda function runs at most 900 s).
 const MAX_BAKE_SECONDS: f64 = 900.0;
 
-/// Debug builds: the check named here panics when it runs.
-#[cfg(debug_assertions)]
-pub const FAULT_PANIC_CHECK: &str = "AUTOPILOT_FAULT_PANIC_CHECK";
-
 /// The function's configuration, from its environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -212,7 +208,9 @@ impl Function {
         function.hook_hint = env.optional("HOOK").and_then(Hook::parse);
         #[cfg(debug_assertions)]
         {
-            function.panic_check = env.optional(FAULT_PANIC_CHECK).map(str::to_owned);
+            function.panic_check = env
+                .optional(autopilot_shared::checks::fault::PANIC_CHECK)
+                .map(str::to_owned);
         }
         function
     }
@@ -392,10 +390,7 @@ impl Function {
         });
         let checks = autopilot_shared::checks::build(&specs, &context);
         #[cfg(debug_assertions)]
-        let checks = match &self.panic_check {
-            Some(name) => fault::panic_in(checks, name),
-            None => checks,
-        };
+        let checks = autopilot_shared::checks::fault::panic_in(checks, self.panic_check.as_deref());
         let report = engine::evaluate(&checks, config.bake, run_deadline).await;
         Decision {
             hook: Some(hook),
@@ -505,52 +500,6 @@ fn instant_at(deadline: SystemTime) -> Instant {
     match deadline.duration_since(SystemTime::now()) {
         Ok(left) => now + left,
         Err(_) => now,
-    }
-}
-
-#[cfg(debug_assertions)]
-mod fault {
-    //! Debug builds only: a check that panics, for the end-to-end tests.
-
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use autopilot_shared::checks::{Check, Outcome};
-    use futures::future::BoxFuture;
-    use tokio::time::Instant;
-
-    struct Panicking(Arc<dyn Check>);
-
-    impl Check for Panicking {
-        fn name(&self) -> &str {
-            self.0.name()
-        }
-        fn timeout(&self) -> Duration {
-            self.0.timeout()
-        }
-        fn run(&self, _deadline: Instant) -> BoxFuture<'_, Outcome> {
-            Box::pin(async move {
-                panic!(
-                    "fault injected into check {} ({})",
-                    self.0.name(),
-                    super::FAULT_PANIC_CHECK
-                )
-            })
-        }
-    }
-
-    /// The checks, the one named `name` replaced by one that panics.
-    pub fn panic_in(checks: Vec<Arc<dyn Check>>, name: &str) -> Vec<Arc<dyn Check>> {
-        checks
-            .into_iter()
-            .map(|check| -> Arc<dyn Check> {
-                if check.name() == name {
-                    Arc::new(Panicking(check))
-                } else {
-                    check
-                }
-            })
-            .collect()
     }
 }
 

@@ -1,37 +1,696 @@
-//! `ecs-deployment-hook`: validates an ECS native blue/green, linear or canary lifecycle hook.
+//! `ecs-deployment-hook`: validates an ECS native blue/green, linear or
+//! canary deployment at its lifecycle stages, and always answers with a
+//! valid `hookStatus`.
 //!
-//! Not implemented yet: the function parses its configuration and its event,
-//! so that malformed input is rejected with an error naming the field, then
-//! answers `NotImplemented`. It never reports a fake success.
+//! An adapter from ECS's lifecycle hook contract to the check engine
+//! ([`autopilot_shared::checks`]), the same checks as `codedeploy-hook`:
+//! 1. gather: the stage, the settings (`hookDetails` from the service's hook
+//!    configuration over the function's environment over the stage's
+//!    defaults, see [`settings`]), the progress of this hook execution from
+//!    an earlier `IN_PROGRESS` answer ([`progress`]); the deployment's
+//!    listeners, target groups and new task definition are resolved lazily,
+//!    from the service revisions ECS names
+//!    ([`autopilot_shared::checks::ecs_service`]);
+//! 2. decide: at a traffic-shift stage, a deployment ECS is rolling back
+//!    passes at once (the hook never blocks a rollback); otherwise one look
+//!    at the checks, concurrently, within the invocation deadline, then the
+//!    pure [`progress::decide`]: `SUCCEEDED`, `FAILED`, or `IN_PROGRESS` with
+//!    a `callBackDelay` while a wait or a bake goes on;
+//! 3. answer: `{"hookStatus", "callBackDelay", "hookDetails"}`, the
+//!    `hookDetails` carrying the configuration back, the `progress`, and the
+//!    `verdict` with its evidence.
+//!
+//! Whatever happens (a malformed event, a bad configuration, an AWS error, a
+//! panic, the deadline) the answer is a valid `hookStatus` (`FAILED`, the
+//! reason in `hookDetails.verdict.reason`), never a function error: ECS
+//! rolls back on either, but an answer says why.
+//!
+//! Logs: one line per check with its evidence, and the verdict; the
+//! `EcsHookVerdicts` EMF metric (`[Function, Verdict]`).
+//!
+//! # Environment
+//! `CHECKS`, `MAX_WAIT_SECONDS`, `CALLBACK_DELAY_SECONDS`, `HEALTH_PATH`,
+//! `ALARM_NAMES`, `ALARM_PREFIX` (see [`settings`]; `hookDetails` overrides
+//! each per service), `RESOLVE` (host pins for http checks, see
+//! [`autopilot_shared::checks::resolve`]), `METRICS_NAMESPACE` (default
+//! `EcsAutopilot`), `DRY_RUN`, and the SDK timeouts
+//! `AWS_OPERATION_TIMEOUT_SECS`, `AWS_ATTEMPT_TIMEOUT_SECS`,
+//! `AWS_CONNECT_TIMEOUT_SECS`.
+//!
+//! `DRY_RUN=true` looks at the checks once and logs the answer they would
+//! give, but answers `SUCCEEDED`: a dry run never holds up or rolls back a
+//! deployment.
+//!
+//! Debug builds only: `AUTOPILOT_FAULT_PANIC_CHECK=<check name>` makes that
+//! check panic, and `AUTOPILOT_FAULT_PANIC_STAGE=<stage>` makes the hook
+//! itself panic at that stage, for the end-to-end tests.
+
+pub mod progress;
+pub mod settings;
+pub mod stage;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::config::{CommonConfig, ConfigError, Env};
+use autopilot_shared::aws::load_sdk_config;
+use autopilot_shared::checks::ecs_service::{EcsServiceDeployment, weights};
+use autopilot_shared::checks::engine::{self, CheckResult, Report, panic_message};
+use autopilot_shared::checks::http::HttpProber;
+use autopilot_shared::checks::resolve::Pins;
+use autopilot_shared::checks::{CheckContext, Clients, one_line};
+use autopilot_shared::config::{CommonConfig, Env};
 use autopilot_shared::events::{EcsLifecycleHookEvent, parse_event};
+use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
+use aws_config::SdkConfig;
+use futures::FutureExt;
 use lambda_runtime::LambdaEvent;
+use serde_json::{Map, Value, json};
+use tokio::time::Instant;
+
+use progress::{Decision, Progress, Status, Timing};
+use settings::{EnvSettings, HookDetails, PROGRESS_KEY, SettingError, VERDICT_KEY};
+use stage::Stage;
+
+/// Every IAM action the function calls: reading the service deployment and
+/// its revisions, and the probes of each check kind. `template.yaml` grants
+/// exactly these; a test compares the two, and another the calls made.
+pub const IAM_ACTIONS: &[&str] = &[
+    "ecs:DescribeServiceDeployments",
+    "ecs:DescribeServiceRevisions",
+    "ecs:DescribeTaskDefinition",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:GetMetricData",
+    "ecr:DescribeImageScanFindings",
+];
+
+/// The function's name, as the `Function` metric dimension.
+const FUNCTION: &str = "ecs-deployment-hook";
+
+/// Debug builds: the hook panics at the stage named here.
+#[cfg(debug_assertions)]
+pub const FAULT_PANIC_STAGE: &str = "AUTOPILOT_FAULT_PANIC_STAGE";
+
+/// The function's configuration, from its environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `DRY_RUN` and the SDK timeouts.
+    pub common: CommonConfig,
+    /// The settings `hookDetails` may override.
+    pub settings: EnvSettings,
+    /// `RESOLVE`.
+    pub pins: Pins,
+    /// `METRICS_NAMESPACE`.
+    pub metrics_namespace: String,
+}
+
+impl Config {
+    /// Parses the environment; errors name the variable (and the field
+    /// inside `CHECKS`).
+    pub fn from_env(env: &Env) -> Result<Self, SettingError> {
+        let pins =
+            Pins::parse(env.optional("RESOLVE").unwrap_or_default()).map_err(|e| SettingError {
+                name: format!("RESOLVE[{}]", e.index),
+                reason: e.to_string(),
+            })?;
+        Ok(Config {
+            common: CommonConfig::from_env(env)?,
+            settings: EnvSettings::from_env(env)?,
+            pins,
+            metrics_namespace: env
+                .optional("METRICS_NAMESPACE")
+                .unwrap_or(DEFAULT_NAMESPACE)
+                .to_owned(),
+        })
+    }
+}
 
 /// The function's state, built once at cold start.
 pub struct Function {
-    config: Result<CommonConfig, ConfigError>,
+    config: Result<Config, SettingError>,
+    ecs: aws_sdk_ecs::Client,
+    elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    clients: Result<Arc<Clients>, String>,
+    faults: Faults,
+}
+
+/// Debug builds: injected faults (always empty in release builds).
+#[derive(Debug, Clone, Default)]
+struct Faults {
+    panic_check: Option<String>,
+    panic_stage: Option<String>,
 }
 
 impl Function {
-    /// Reads the configuration. A bad configuration is kept and reported by
-    /// every invocation, naming the variable.
+    /// Reads the configuration and builds the clients from one `SdkConfig`.
+    /// A bad configuration is kept and answered `FAILED` by every invocation.
     pub async fn from_env(env: &Env) -> Self {
+        let config = Config::from_env(env);
+        let timeouts = config
+            .as_ref()
+            .map(|c| c.common.timeouts)
+            .unwrap_or_default();
+        let sdk = load_sdk_config(timeouts).await;
+        #[allow(unused_mut)]
+        let mut function = Function::new(sdk, config);
+        #[cfg(debug_assertions)]
+        {
+            function.faults = Faults {
+                panic_check: env
+                    .optional(autopilot_shared::checks::fault::PANIC_CHECK)
+                    .map(str::to_owned),
+                panic_stage: env.optional(FAULT_PANIC_STAGE).map(str::to_owned),
+            };
+        }
+        function
+    }
+
+    /// Builds the function from an `SdkConfig` and a parsed configuration.
+    pub fn new(sdk: SdkConfig, config: Result<Config, SettingError>) -> Self {
+        let pins = config.as_ref().map(|c| c.pins.clone()).unwrap_or_default();
+        let clients = HttpProber::new(pins)
+            .map(|http| Arc::new(Clients::new(&sdk, http)))
+            .map_err(|e| e.to_string());
         Function {
-            config: CommonConfig::from_env(env),
+            config,
+            ecs: aws_sdk_ecs::Client::new(&sdk),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
+            clients,
+            faults: Faults::default(),
         }
     }
 
-    /// Handles one invocation.
-    pub async fn handle(
-        &self,
-        event: LambdaEvent<serde_json::Value>,
-    ) -> Result<serde_json::Value, HandlerError> {
-        let config = self.config.as_ref().map_err(HandlerError::from_error)?;
-        let event: EcsLifecycleHookEvent = parse_event("ECS lifecycle hook", event.payload)
-            .map_err(|e| HandlerError::from_error(&e))?;
-        tracing::debug!(dry_run = config.dry_run, input = ?event.lifecycle_stage, "received");
-        Err(HandlerError::not_implemented("ecs-deployment-hook"))
+    /// Handles one hook invocation: always `Ok`, with a valid `hookStatus`.
+    ///
+    /// IAM: as [`IAM_ACTIONS`] lists.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+        let invocation_deadline = instant_at(event.context.deadline());
+        let run_deadline = engine::run_deadline(Instant::now(), invocation_deadline);
+        // The engine stops at the run deadline; a little grace lets it hand
+        // over the checks' evidence before this outer bound cuts in.
+        let grace = (invocation_deadline.saturating_duration_since(run_deadline) / 2)
+            .min(Duration::from_millis(500));
+        let payload = event.payload;
+        let echo = config_keys(&payload);
+        // Boxed: the nested futures of the checks are too deep for the
+        // compiler to lay out inline.
+        let answering =
+            AssertUnwindSafe(Box::pin(self.answer(payload, run_deadline))).catch_unwind();
+        let answer = match tokio::time::timeout_at(run_deadline + grace, answering).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(panic)) => Answer::failed(
+                format!("the hook panicked: {}", panic_message(panic.as_ref())),
+                echo,
+            ),
+            Err(_) => Answer::failed("time ran out before the checks could run".to_owned(), echo),
+        };
+        answer.log();
+        let namespace = self
+            .config
+            .as_ref()
+            .map_or(DEFAULT_NAMESPACE, |c| c.metrics_namespace.as_str());
+        let mut metrics = MetricSet::new(namespace, "EcsHookVerdicts", &["Function", "Verdict"]);
+        metrics.add(&[FUNCTION, answer.status.as_str()]);
+        metrics.emit();
+        Ok(answer.to_json())
+    }
+
+    /// Gather, decide: the answer to one invocation.
+    async fn answer(&self, payload: Value, run_deadline: Instant) -> Answer {
+        let echo = config_keys(&payload);
+        let config = match &self.config {
+            Ok(config) => config,
+            Err(error) => return Answer::failed(format!("bad configuration: {error}"), echo),
+        };
+        let event: EcsLifecycleHookEvent = match parse_event("ECS lifecycle hook", payload) {
+            Ok(event) => event,
+            Err(error) => return Answer::failed(error.to_string(), echo),
+        };
+        let mut answer = Answer::failed(String::new(), echo);
+        answer.execution_id = Some(event.execution_id.clone());
+        answer.service_arn = Some(event.execution_details.service_arn.clone());
+        answer.dry_run = config.common.dry_run;
+        if let Err(reason) = required_fields(&event) {
+            answer.reason = reason;
+            return answer;
+        }
+        let Some(stage) = Stage::parse(&event.lifecycle_stage) else {
+            answer.reason = format!(
+                "malformed ECS lifecycle hook event: lifecycleStage: {:?} is not a lifecycle stage; expected one of {}",
+                event.lifecycle_stage,
+                Stage::names()
+            );
+            return answer;
+        };
+        answer.stage = Some(stage);
+        #[cfg(debug_assertions)]
+        if self.faults.panic_stage.as_deref() == Some(stage.as_str()) {
+            panic!("fault injected at stage {stage} ({FAULT_PANIC_STAGE})");
+        }
+        let details = match HookDetails::parse(&event.hook_details) {
+            Ok(details) => details,
+            Err(error) => {
+                answer.reason = format!("bad configuration: {error}");
+                return answer;
+            }
+        };
+        answer.config = details.config.clone();
+        let settings = match settings::resolve(stage, &config.settings, &details) {
+            Ok(settings) => settings,
+            Err(error) => {
+                answer.reason = format!("bad configuration: {error}");
+                return answer;
+            }
+        };
+        let now = epoch_ms();
+        let progress = Progress::resume(
+            details.progress.clone(),
+            &event.execution_id,
+            stage.as_str(),
+            now,
+        );
+        if progress.expired(now, settings.max_wait) {
+            return answer.decided(progress::expired(progress, now, settings.max_wait));
+        }
+        if settings.plan.checks.is_empty() {
+            answer.status = Status::Succeeded;
+            answer.reason = format!("no checks configured for {stage} ({})", settings.source);
+            answer.progress = Some(progress);
+            return answer;
+        }
+        let clients = match &self.clients {
+            Ok(clients) => clients.clone(),
+            Err(error) => {
+                answer.reason = error.clone();
+                return answer;
+            }
+        };
+        let details_of = &event.execution_details;
+        let sources = details_of
+            .test_traffic_weights
+            .keys()
+            .chain(details_of.production_traffic_weights.keys())
+            .cloned()
+            .collect();
+        let deployment = Arc::new(EcsServiceDeployment::new(
+            &event.resource_arn,
+            &details_of.target_service_revision_arn,
+            sources,
+            self.ecs.clone(),
+            self.elbv2.clone(),
+        ));
+        if let Some(rollback) = rollback(stage, &event, &deployment).await {
+            answer.status = Status::Succeeded;
+            answer.rollback = true;
+            answer.reason = rollback;
+            answer.progress = Some(progress);
+            return answer;
+        }
+
+        let context = Arc::new(CheckContext {
+            clients,
+            deployment,
+        });
+        let checks = autopilot_shared::checks::build(&settings.plan.checks, &context);
+        #[cfg(debug_assertions)]
+        let checks =
+            autopilot_shared::checks::fault::panic_in(checks, self.faults.panic_check.as_deref());
+        let results = engine::run_round(&checks, run_deadline).await;
+        let report = Report {
+            passed: engine::hook_verdict(&results),
+            results,
+            samples: 1,
+            bake_note: None,
+        };
+        let timing = Timing {
+            wait: settings.plan.wait,
+            bake: settings.plan.bake,
+            max_wait: settings.max_wait,
+            callback: settings.callback,
+        };
+        let decision = progress::decide(
+            progress,
+            epoch_ms(),
+            report.passed,
+            &report.summary(),
+            &timing,
+        );
+        answer.results = report.results;
+        let mut answer = answer.decided(decision);
+        if answer.dry_run && answer.status != Status::Succeeded {
+            answer.reason = format!(
+                "dry run, answering SUCCEEDED; the checks give {}: {}",
+                answer.status.as_str(),
+                answer.reason
+            );
+            answer.status = Status::Succeeded;
+        }
+        answer
+    }
+}
+
+/// At a traffic-shift stage, whether ECS is rolling the deployment back, and
+/// then why the hook lets it: `DescribeServiceDeployments` says so by its
+/// status or rollback; when that call fails, weights moving all traffic of
+/// the stage away from the target revision are taken for a rollback.
+async fn rollback(
+    stage: Stage,
+    event: &EcsLifecycleHookEvent,
+    deployment: &EcsServiceDeployment,
+) -> Option<String> {
+    let traffic = stage.traffic()?;
+    match deployment.state().await {
+        Ok(state) if state.is_rollback() => Some(format!(
+            "ECS is rolling the deployment back (status {}{}): the hook does not block a rollback",
+            state.status,
+            state
+                .rollback_reason
+                .as_deref()
+                .map(|r| format!(", reason: {r}"))
+                .unwrap_or_default()
+        )),
+        Ok(_) => None,
+        Err(error) => {
+            let details = &event.execution_details;
+            let map = match traffic {
+                autopilot_shared::checks::context::TrafficRole::Test => {
+                    &details.test_traffic_weights
+                }
+                autopilot_shared::checks::context::TrafficRole::Production => {
+                    &details.production_traffic_weights
+                }
+            };
+            let (target, others) = weights(&details.target_service_revision_arn, map);
+            tracing::warn!(
+                execution_id = %event.execution_id,
+                stage = %stage,
+                error = %error,
+                target_weight = target,
+                other_weight = others,
+                "cannot read the service deployment's status; judging a rollback by the traffic weights"
+            );
+            (target == 0 && others == 100).then(|| {
+                format!(
+                    "the {} traffic weights move all traffic away from the target revision, taken for a rollback (the deployment's status could not be read: {error}): the hook does not block a rollback",
+                    traffic.as_str()
+                )
+            })
+        }
+    }
+}
+
+/// The fields ECS always sets, which the hook needs.
+fn required_fields(event: &EcsLifecycleHookEvent) -> Result<(), String> {
+    for (field, value) in [
+        ("executionId", &event.execution_id),
+        ("resourceArn", &event.resource_arn),
+        (
+            "executionDetails.targetServiceRevisionArn",
+            &event.execution_details.target_service_revision_arn,
+        ),
+    ] {
+        if value.trim().is_empty() {
+            return Err(format!(
+                "malformed ECS lifecycle hook event: {field}: must not be empty"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The configuration keys of the event's `hookDetails`, whatever else is
+/// wrong with it, so that even a `FAILED` answer hands them back.
+fn config_keys(payload: &Value) -> Map<String, Value> {
+    payload
+        .get("hookDetails")
+        .and_then(Value::as_object)
+        .map(|details| {
+            details
+                .iter()
+                .filter(|(key, _)| settings::CONFIG_KEYS.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What the hook answers, with what it knows for the logs.
+#[derive(Debug, Clone, PartialEq)]
+struct Answer {
+    status: Status,
+    reason: String,
+    stage: Option<Stage>,
+    execution_id: Option<String>,
+    service_arn: Option<String>,
+    results: Vec<CheckResult>,
+    config: Map<String, Value>,
+    progress: Option<Progress>,
+    dry_run: bool,
+    rollback: bool,
+}
+
+impl Answer {
+    fn failed(reason: String, config: Map<String, Value>) -> Self {
+        Answer {
+            status: Status::Failed,
+            reason: one_line(&reason, 1000),
+            stage: None,
+            execution_id: None,
+            service_arn: None,
+            results: Vec::new(),
+            config,
+            progress: None,
+            dry_run: false,
+            rollback: false,
+        }
+    }
+
+    fn decided(mut self, decision: Decision) -> Self {
+        self.status = decision.status;
+        self.reason = one_line(&decision.reason, 1000);
+        self.progress = Some(decision.progress);
+        self
+    }
+
+    fn log(&self) {
+        let stage = self.stage.map_or("Unknown", Stage::as_str);
+        let execution_id = self.execution_id.as_deref().unwrap_or_default();
+        for result in &self.results {
+            tracing::info!(
+                execution_id,
+                stage,
+                check = %result.name,
+                passed = result.passed,
+                elapsed_ms = result.elapsed.as_millis() as u64,
+                evidence = %result.evidence,
+                "check"
+            );
+        }
+        let hook_status = self.status.as_str();
+        let service_arn = self.service_arn.as_deref().unwrap_or_default();
+        let invocations = self.progress.as_ref().map_or(0, |p| p.invocations);
+        if self.status == Status::Failed {
+            tracing::warn!(execution_id, stage, service_arn, hook_status, invocations, dry_run = self.dry_run, rollback = self.rollback, reason = %self.reason, "verdict");
+        } else {
+            tracing::info!(execution_id, stage, service_arn, hook_status, invocations, dry_run = self.dry_run, rollback = self.rollback, reason = %self.reason, "verdict");
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let mut details = self.config.clone();
+        if let Some(progress) = &self.progress {
+            details.insert(PROGRESS_KEY.to_owned(), json!(progress));
+        }
+        details.insert(
+            VERDICT_KEY.to_owned(),
+            json!({
+                "status": self.status.as_str(),
+                "stage": self.stage.map(Stage::as_str),
+                "reason": self.reason,
+                "dryRun": self.dry_run,
+                "rollback": self.rollback,
+                "checks": self.results.iter().map(|r| json!({
+                    "name": r.name,
+                    "passed": r.passed,
+                    "evidence": r.evidence,
+                    "elapsedMs": r.elapsed.as_millis() as u64,
+                })).collect::<Vec<_>>(),
+            }),
+        );
+        let mut answer = json!({
+            "hookStatus": self.status.as_str(),
+            "hookDetails": details,
+        });
+        if let Status::InProgress(delay) = self.status {
+            answer["callBackDelay"] = json!(delay);
+        }
+        answer
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The tokio instant of a wall-clock deadline (now, when it has passed).
+fn instant_at(deadline: SystemTime) -> Instant {
+    let now = Instant::now();
+    match deadline.duration_since(SystemTime::now()) {
+        Ok(left) => now + left,
+        Err(_) => now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_runtime::Context;
+
+    /// An SDK config whose endpoint refuses connections at once, so a test
+    /// that reaches AWS fails fast instead of passing by accident.
+    fn offline_sdk() -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::for_tests(),
+                ),
+            )
+            .build()
+    }
+
+    fn function(pairs: &[(&str, &str)]) -> Function {
+        Function::new(
+            offline_sdk(),
+            Config::from_env(&Env::from_pairs(pairs.iter().copied())),
+        )
+    }
+
+    fn event(stage: &str, details: Value) -> LambdaEvent<Value> {
+        let mut context = Context::default();
+        context.deadline = (SystemTime::now() + Duration::from_secs(30))
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let payload = json!({
+            "executionId": "e-1",
+            "lifecycleStage": stage,
+            "resourceArn": "arn:aws:ecs:us-east-1:123456789012:service-deployment/c/s/abc",
+            "executionDetails": {
+                "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/c/s",
+                "targetServiceRevisionArn": "arn:aws:ecs:us-east-1:123456789012:service-revision/c/s/2",
+                "testTrafficWeights": {},
+                "productionTrafficWeights": {}
+            },
+            "hookDetails": details,
+        });
+        LambdaEvent::new(payload, context)
+    }
+
+    async fn answer(function: &Function, event: LambdaEvent<Value>) -> Value {
+        function.handle(event).await.expect("the hook never errors")
+    }
+
+    #[tokio::test]
+    async fn every_failure_before_aws_is_a_failed_answer_naming_the_field() {
+        type Case = (
+            &'static [(&'static str, &'static str)],
+            LambdaEvent<Value>,
+            &'static str,
+        );
+        let cases: [Case; 5] = [
+            (
+                &[("CHECKS", "[{\"kind\": \"x\"}]")],
+                event("POST_SCALE_UP", Value::Null),
+                "bad configuration: invalid CHECKS[0].kind",
+            ),
+            (
+                &[],
+                event("SCALE_UP", Value::Null),
+                "lifecycleStage: \"SCALE_UP\" is not a lifecycle stage",
+            ),
+            (
+                &[],
+                event("POST_SCALE_UP", json!({"exampleKey": 1})),
+                "invalid hookDetails.exampleKey: unknown key",
+            ),
+            (
+                &[],
+                LambdaEvent::new(json!({"executionId": "e"}), Context::default()),
+                "malformed ECS lifecycle hook event",
+            ),
+            (
+                &[],
+                LambdaEvent::new(json!("text"), Context::default()),
+                "malformed ECS lifecycle hook event",
+            ),
+        ];
+        for (env, event, reason) in cases {
+            let answer = answer(&function(env), event).await;
+            assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+            let got = answer["hookDetails"]["verdict"]["reason"].as_str().unwrap();
+            assert!(got.contains(reason), "{got:?} lacks {reason:?}");
+            assert!(answer.get("callBackDelay").is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stage_without_checks_succeeds_without_calling_aws() {
+        let answer = answer(
+            &function(&[]),
+            event("RECONCILE_SERVICE", json!({"healthPath": "/ready"})),
+        )
+        .await;
+        assert_eq!(answer["hookStatus"], "SUCCEEDED");
+        assert_eq!(
+            answer["hookDetails"]["healthPath"], "/ready",
+            "configuration handed back"
+        );
+        assert_eq!(
+            answer["hookDetails"]["verdict"]["reason"],
+            "no checks configured for RECONCILE_SERVICE (defaults)"
+        );
+        assert_eq!(answer["hookDetails"]["progress"]["invocations"], 1);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_aws_fails_the_checks_not_the_function() {
+        let answer = answer(&function(&[]), event("PRE_SCALE_UP", Value::Null)).await;
+        assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+        let check = &answer["hookDetails"]["verdict"]["checks"][0];
+        assert_eq!(check["name"], "task-definition");
+        assert_eq!(check["passed"], false);
+    }
+
+    #[test]
+    fn config_reads_every_variable() {
+        let config = Config::from_env(&Env::from_pairs([
+            ("CHECKS", r#"[{"kind": "target-health"}]"#),
+            ("MAX_WAIT_SECONDS", "600"),
+            ("CALLBACK_DELAY_SECONDS", "10"),
+            ("RESOLVE", "alb.example:80:127.0.0.1:8080"),
+            ("METRICS_NAMESPACE", "Ops"),
+            ("DRY_RUN", "true"),
+        ]))
+        .unwrap();
+        assert!(config.settings.checks.is_some());
+        assert_eq!(config.settings.max_wait, Duration::from_secs(600));
+        assert_eq!(config.settings.callback, Duration::from_secs(10));
+        assert!(config.pins.find("alb.example").is_some());
+        assert_eq!(config.metrics_namespace, "Ops");
+        assert!(config.common.dry_run);
+        let error = Config::from_env(&Env::from_pairs([("RESOLVE", "nonsense")])).unwrap_err();
+        assert!(error.name.starts_with("RESOLVE[0]"), "{error}");
     }
 }

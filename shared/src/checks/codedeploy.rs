@@ -31,6 +31,7 @@ use super::Hook;
 use super::context::{
     ContextError, Deployment, Endpoint, Revision, TargetGroup, TargetGroupRole, TrafficRole,
 };
+use super::elb::{self, Listener, TargetGroupKeys};
 use crate::aws::AwsError;
 
 /// What `GetDeployment` says.
@@ -131,7 +132,7 @@ pub struct CodeDeployDeployment {
     deployment: OnceCell<DeploymentFacts>,
     group: OnceCell<GroupFacts>,
     target: OnceCell<TargetFacts>,
-    listeners: OnceCell<Vec<(String, Endpoint, String)>>,
+    listeners: OnceCell<Vec<Listener>>,
     target_groups: OnceCell<Vec<TargetGroup>>,
     revision: OnceCell<Revision>,
 }
@@ -323,8 +324,8 @@ impl CodeDeployDeployment {
         })
     }
 
-    /// `(listener ARN, endpoint, load balancer ARN)` of every listener.
-    async fn listeners(&self) -> Result<&Vec<(String, Endpoint, String)>, ContextError> {
+    /// Every listener of the deployment group, described.
+    async fn listeners(&self) -> Result<&Vec<Listener>, ContextError> {
         self.listeners
             .get_or_try_init(|| async {
                 let group = self.group().await?;
@@ -334,74 +335,7 @@ impl CodeDeployDeployment {
                     .chain(&group.test_listeners)
                     .cloned()
                     .collect();
-                if arns.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let answer = self
-                    .elbv2
-                    .describe_listeners()
-                    .set_listener_arns(Some(arns.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::new("describe", format!("listeners {}", arns.join(", ")), &e)
-                    })?;
-                let mut load_balancer_arns: Vec<String> = answer
-                    .listeners()
-                    .iter()
-                    .filter_map(|l| l.load_balancer_arn().map(str::to_owned))
-                    .collect();
-                load_balancer_arns.sort();
-                load_balancer_arns.dedup();
-                let described = self
-                    .elbv2
-                    .describe_load_balancers()
-                    .set_load_balancer_arns(Some(load_balancer_arns.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::new(
-                            "describe",
-                            format!("load balancers {}", load_balancer_arns.join(", ")),
-                            &e,
-                        )
-                    })?;
-                let mut listeners = Vec::new();
-                for listener in answer.listeners() {
-                    let arn = listener.listener_arn().unwrap_or_default();
-                    let load_balancer = listener.load_balancer_arn().unwrap_or_default();
-                    let dns = described
-                        .load_balancers()
-                        .iter()
-                        .find(|lb| lb.load_balancer_arn() == Some(load_balancer))
-                        .and_then(|lb| lb.dns_name())
-                        .ok_or_else(|| {
-                            AwsError::missing_field(
-                                "describe",
-                                format!("load balancer {load_balancer}"),
-                                "DNSName",
-                            )
-                        })?;
-                    let port = listener
-                        .port()
-                        .and_then(|p| u16::try_from(p).ok())
-                        .ok_or_else(|| {
-                            AwsError::missing_field("describe", format!("listener {arn}"), "Port")
-                        })?;
-                    listeners.push((
-                        arn.to_owned(),
-                        Endpoint {
-                            protocol: listener
-                                .protocol()
-                                .map(|p| p.as_str().to_owned())
-                                .unwrap_or_else(|| "HTTP".to_owned()),
-                            host: dns.to_owned(),
-                            port,
-                        },
-                        load_balancer.to_owned(),
-                    ));
-                }
-                Ok(listeners)
+                elb::describe_listeners(&self.elbv2, &arns).await
             })
             .await
     }
@@ -411,28 +345,11 @@ impl CodeDeployDeployment {
         self.target_groups
             .get_or_try_init(|| async {
                 let group = self.group().await?;
-                let answer = self
-                    .elbv2
-                    .describe_target_groups()
-                    .set_names(Some(group.target_groups.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::new(
-                            "describe",
-                            format!("target groups {}", group.target_groups.join(", ")),
-                            &e,
-                        )
-                    })?;
-                Ok(answer
-                    .target_groups()
-                    .iter()
-                    .map(|g| TargetGroup {
-                        name: g.target_group_name().unwrap_or_default().to_owned(),
-                        arn: g.target_group_arn().unwrap_or_default().to_owned(),
-                        load_balancer_arns: g.load_balancer_arns().to_vec(),
-                    })
-                    .collect())
+                elb::describe_target_groups(
+                    &self.elbv2,
+                    TargetGroupKeys::Names(&group.target_groups),
+                )
+                .await
             })
             .await
     }
@@ -454,8 +371,8 @@ impl CodeDeployDeployment {
         self.listeners()
             .await?
             .iter()
-            .find(|(a, _, _)| a == arn)
-            .map(|(_, endpoint, _)| endpoint.clone())
+            .find(|l| &l.arn == arn)
+            .map(|l| l.endpoint.clone())
             .ok_or_else(|| ContextError::Missing(format!("listener {arn} not found")))
     }
 
@@ -485,10 +402,9 @@ impl CodeDeployDeployment {
     async fn load_balancer_arn(&self) -> Result<String, ContextError> {
         let group = self.group().await?;
         if let Some(arn) = group.production_listeners.first()
-            && let Some((_, _, load_balancer)) =
-                self.listeners().await?.iter().find(|(a, _, _)| a == arn)
+            && let Some(listener) = self.listeners().await?.iter().find(|l| &l.arn == arn)
         {
-            return Ok(load_balancer.clone());
+            return Ok(listener.load_balancer_arn.clone());
         }
         self.role_target_group(TargetGroupRole::Replacement)
             .await?
@@ -518,21 +434,7 @@ impl CodeDeployDeployment {
                         self.deployment_id
                     ))
                 })?;
-                let answer = self
-                    .ecs
-                    .describe_task_definition()
-                    .task_definition(&arn)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::new("describe", format!("task definition {arn}"), &e))?;
-                let definition = answer.task_definition().ok_or_else(|| {
-                    AwsError::missing_field(
-                        "describe",
-                        format!("task definition {arn}"),
-                        "taskDefinition",
-                    )
-                })?;
-                Ok(Revision::from_task_definition(definition))
+                elb::describe_revision(&self.ecs, &arn).await
             })
             .await
             .cloned()

@@ -58,7 +58,9 @@ impl DefaultOptions {
     }
 }
 
-fn replacement_health(attempts: u32) -> CheckSpec {
+/// `target-health` of the replacement target group, looking `attempts`
+/// times 5 s apart (its timeout fits the looks).
+pub fn replacement_health(attempts: u32) -> CheckSpec {
     CheckSpec::TargetHealth(TargetHealthSpec {
         target_group: Some(TargetGroupRole::Replacement),
         attempts: Some(attempts),

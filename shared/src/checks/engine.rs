@@ -239,12 +239,13 @@ pub async fn evaluate(checks: &[Arc<dyn Check>], bake: Option<Bake>, deadline: I
     }
 }
 
-fn secs(duration: Duration) -> Secs {
+/// Seconds as people write them, to a tenth: `2`, `2.5`.
+pub fn secs(duration: Duration) -> Secs {
     Secs(duration)
 }
 
-/// Seconds as people write them: `2`, `2.5`.
-struct Secs(Duration);
+/// A duration displayed in seconds (see [`secs`]).
+pub struct Secs(Duration);
 
 impl fmt::Display for Secs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

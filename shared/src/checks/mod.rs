@@ -56,7 +56,11 @@ pub mod alarms;
 pub mod codedeploy;
 pub mod context;
 pub mod defaults;
+pub mod ecs_service;
+pub mod elb;
 pub mod engine;
+#[cfg(debug_assertions)]
+pub mod fault;
 pub mod http;
 pub mod image_scan;
 pub mod metric;

@@ -1,0 +1,472 @@
+//! Waiting across invocations: the state a hook execution carries in
+//! `hookDetails.progress`, and the pure decision of each invocation.
+//!
+//! One invocation looks at the checks once. ECS invokes the hook again after
+//! `callBackDelay` while it answers `IN_PROGRESS`, handing back the
+//! `hookDetails` it returned, so a wait or a bake takes as long as it needs
+//! without an invocation sleeping through its timeout:
+//! - checks failing: `IN_PROGRESS` while the stage's `waitSeconds` (counted
+//!   from the first invocation) allows another look, then `FAILED` with the
+//!   last evidence;
+//! - checks passing, no bake: `SUCCEEDED`;
+//! - checks passing with a bake: the bake starts at the first passing look;
+//!   `IN_PROGRESS` every bake interval until the window is over, then
+//!   `SUCCEEDED`; a failing look during the bake is `FAILED` at once;
+//! - whatever the plan, a hook execution never takes longer than
+//!   `maxWaitSeconds`: a look that would come later is not scheduled, and
+//!   an invocation arriving past the limit fails without looking.
+
+use std::time::Duration;
+
+use autopilot_shared::checks::Bake;
+use autopilot_shared::checks::engine::secs;
+use serde::{Deserialize, Serialize};
+
+/// The state of a hook execution between invocations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Progress {
+    /// The hook execution it belongs to (a stale `progress` is ignored).
+    pub execution_id: String,
+    /// The stage it belongs to.
+    pub stage: String,
+    /// When the first invocation of the execution started, in milliseconds
+    /// since the Unix epoch.
+    pub started_at_ms: u64,
+    /// Invocations so far, this one included.
+    pub invocations: u32,
+    /// When the checks first passed in a bake, in milliseconds since the
+    /// Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passing_since_ms: Option<u64>,
+    /// Passing looks in the bake so far.
+    #[serde(default)]
+    pub samples: u32,
+}
+
+impl Progress {
+    /// The progress of execution `execution_id` at `stage`: `earlier` when it
+    /// belongs to them, else a new one starting `now_ms`. The invocation is
+    /// counted.
+    pub fn resume(
+        earlier: Option<Progress>,
+        execution_id: &str,
+        stage: &str,
+        now_ms: u64,
+    ) -> Progress {
+        let mut progress = earlier
+            .filter(|p| p.execution_id == execution_id && p.stage == stage)
+            .unwrap_or_else(|| Progress {
+                execution_id: execution_id.to_owned(),
+                stage: stage.to_owned(),
+                started_at_ms: now_ms,
+                invocations: 0,
+                passing_since_ms: None,
+                samples: 0,
+            });
+        progress.invocations += 1;
+        progress
+    }
+
+    /// Time since the first invocation.
+    pub fn elapsed(&self, now_ms: u64) -> Duration {
+        Duration::from_millis(now_ms.saturating_sub(self.started_at_ms))
+    }
+
+    /// Whether the execution has run out of time before this look.
+    pub fn expired(&self, now_ms: u64, max_wait: Duration) -> bool {
+        self.invocations > 1 && self.elapsed(now_ms) >= max_wait
+    }
+}
+
+/// The hook's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The deployment goes on.
+    Succeeded,
+    /// ECS rolls the deployment back.
+    Failed,
+    /// ECS invokes the hook again after the delay (whole seconds, at least 1).
+    InProgress(u64),
+}
+
+impl Status {
+    /// `SUCCEEDED`, `FAILED` or `IN_PROGRESS`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::InProgress(_) => "IN_PROGRESS",
+        }
+    }
+}
+
+/// What governs the waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// How long failing checks are looked at again.
+    pub wait: Duration,
+    /// The bake, if any.
+    pub bake: Option<Bake>,
+    /// The longest the whole execution may take.
+    pub max_wait: Duration,
+    /// The delay between looks at failing checks.
+    pub callback: Duration,
+}
+
+/// The decision of one invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The answer.
+    pub status: Status,
+    /// Why, in one line.
+    pub reason: String,
+    /// The state to hand back.
+    pub progress: Progress,
+}
+
+/// Decides the answer after one look at the checks (`passed`, with the
+/// `summary` of their evidence), `now_ms` being when the look ended.
+pub fn decide(
+    mut progress: Progress,
+    now_ms: u64,
+    passed: bool,
+    summary: &str,
+    timing: &Timing,
+) -> Decision {
+    let elapsed = progress.elapsed(now_ms);
+    // Another look fits when it comes before the end of `limit` and of the
+    // whole execution.
+    let next_fits =
+        |delay: Duration, limit: Duration| elapsed + delay <= limit.min(timing.max_wait);
+    let (status, reason) = if !passed {
+        if let Some(since) = progress.passing_since_ms {
+            let baked = secs(Duration::from_millis(now_ms.saturating_sub(since)));
+            (
+                Status::Failed,
+                format!(
+                    "failed during the bake, {baked} s in, after {} passing looks: {summary}",
+                    progress.samples
+                ),
+            )
+        } else if !timing.wait.is_zero() && next_fits(timing.callback, timing.wait) {
+            (
+                Status::InProgress(delay_secs(timing.callback)),
+                format!(
+                    "waiting, {} s of {} s: {summary}",
+                    secs(elapsed),
+                    secs(timing.wait)
+                ),
+            )
+        } else if timing.wait.is_zero() {
+            (Status::Failed, summary.to_owned())
+        } else {
+            (
+                Status::Failed,
+                format!(
+                    "still failing after {} s (waitSeconds {}): {summary}",
+                    secs(elapsed),
+                    secs(timing.wait)
+                ),
+            )
+        }
+    } else if let Some(bake) = timing.bake {
+        let since = *progress.passing_since_ms.get_or_insert(now_ms);
+        progress.samples += 1;
+        let baked = Duration::from_millis(now_ms.saturating_sub(since));
+        if baked >= bake.window {
+            (
+                Status::Succeeded,
+                format!(
+                    "baked {} s, {} passing looks: {summary}",
+                    secs(bake.window),
+                    progress.samples
+                ),
+            )
+        } else {
+            let delay = bake.interval.min(bake.window - baked);
+            if elapsed + delay <= timing.max_wait {
+                (
+                    Status::InProgress(delay_secs(delay)),
+                    format!(
+                        "baking, {} s of {} s, {} passing looks: {summary}",
+                        secs(baked),
+                        secs(bake.window),
+                        progress.samples
+                    ),
+                )
+            } else {
+                (
+                    Status::Failed,
+                    format!(
+                        "the bake cannot finish within maxWaitSeconds {}: {} s of {} s baked",
+                        secs(timing.max_wait),
+                        secs(baked),
+                        secs(bake.window)
+                    ),
+                )
+            }
+        }
+    } else {
+        (Status::Succeeded, summary.to_owned())
+    };
+    Decision {
+        status,
+        reason,
+        progress,
+    }
+}
+
+/// The answer for an execution that ran out of time before this invocation.
+pub fn expired(progress: Progress, now_ms: u64, max_wait: Duration) -> Decision {
+    let reason = format!(
+        "gave up after {} s and {} invocations (maxWaitSeconds {})",
+        secs(progress.elapsed(now_ms)),
+        progress.invocations - 1,
+        secs(max_wait)
+    );
+    Decision {
+        status: Status::Failed,
+        reason,
+        progress,
+    }
+}
+
+/// `callBackDelay` in whole seconds, at least 1.
+fn delay_secs(delay: Duration) -> u64 {
+    delay.as_secs_f64().ceil().max(1.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: u64 = 1_800_000_000_000;
+
+    fn at(secs: u64) -> u64 {
+        T0 + secs * 1000
+    }
+
+    fn progress(invocations: u32, passing_since: Option<u64>, samples: u32) -> Progress {
+        Progress {
+            execution_id: "x".into(),
+            stage: "POST_SCALE_UP".into(),
+            started_at_ms: T0,
+            invocations,
+            passing_since_ms: passing_since.map(at),
+            samples,
+        }
+    }
+
+    fn timing(wait: u64, bake: Option<(u64, u64)>, max_wait: u64) -> Timing {
+        Timing {
+            wait: Duration::from_secs(wait),
+            bake: bake
+                .and_then(|(w, i)| Bake::new(Duration::from_secs(w), Some(Duration::from_secs(i)))),
+            max_wait: Duration::from_secs(max_wait),
+            callback: Duration::from_secs(30),
+        }
+    }
+
+    #[test]
+    fn decisions() {
+        // (progress, seconds since start, passed, timing, status, reason starts with, samples)
+        let cases = [
+            // No wait, no bake: the look decides.
+            (
+                progress(1, None, 0),
+                0,
+                true,
+                timing(0, None, 1800),
+                Status::Succeeded,
+                "ok",
+                0,
+            ),
+            (
+                progress(1, None, 0),
+                0,
+                false,
+                timing(0, None, 1800),
+                Status::Failed,
+                "ok",
+                0,
+            ),
+            // Waiting out failures, then giving up.
+            (
+                progress(1, None, 0),
+                0,
+                false,
+                timing(300, None, 1800),
+                Status::InProgress(30),
+                "waiting, 0 s of 300 s: ok",
+                0,
+            ),
+            (
+                progress(9, None, 0),
+                270,
+                false,
+                timing(300, None, 1800),
+                Status::InProgress(30),
+                "waiting, 270 s of 300 s",
+                0,
+            ),
+            (
+                progress(10, None, 0),
+                280,
+                false,
+                timing(300, None, 1800),
+                Status::Failed,
+                "still failing after 280 s (waitSeconds 300)",
+                0,
+            ),
+            (
+                progress(10, None, 0),
+                280,
+                true,
+                timing(300, None, 1800),
+                Status::Succeeded,
+                "ok",
+                0,
+            ),
+            // The total limit caps the wait.
+            (
+                progress(3, None, 0),
+                50,
+                false,
+                timing(300, None, 60),
+                Status::Failed,
+                "still failing",
+                0,
+            ),
+            // Baking: starts at the first pass, looks every interval, ends.
+            (
+                progress(1, None, 0),
+                0,
+                true,
+                timing(0, Some((60, 20)), 1800),
+                Status::InProgress(20),
+                "baking, 0 s of 60 s, 1 passing looks",
+                1,
+            ),
+            (
+                progress(2, Some(0), 1),
+                20,
+                true,
+                timing(0, Some((60, 20)), 1800),
+                Status::InProgress(20),
+                "baking, 20 s of 60 s, 2 passing looks",
+                2,
+            ),
+            (
+                progress(3, Some(0), 2),
+                50,
+                true,
+                timing(0, Some((60, 20)), 1800),
+                Status::InProgress(10),
+                "baking, 50 s of 60 s",
+                3,
+            ),
+            (
+                progress(4, Some(0), 3),
+                60,
+                true,
+                timing(0, Some((60, 20)), 1800),
+                Status::Succeeded,
+                "baked 60 s, 4 passing looks",
+                4,
+            ),
+            (
+                progress(3, Some(0), 2),
+                40,
+                false,
+                timing(0, Some((60, 20)), 1800),
+                Status::Failed,
+                "failed during the bake, 40 s in, after 2 passing looks",
+                2,
+            ),
+            // Waiting, then baking after the first pass (the bake starts late).
+            (
+                progress(5, None, 0),
+                120,
+                true,
+                timing(300, Some((60, 30)), 1800),
+                Status::InProgress(30),
+                "baking, 0 s of 60 s",
+                1,
+            ),
+            // A bake that cannot end within the total limit fails.
+            (
+                progress(5, Some(100), 1),
+                150,
+                true,
+                timing(300, Some((100, 30)), 160),
+                Status::Failed,
+                "the bake cannot finish within maxWaitSeconds 160",
+                2,
+            ),
+        ];
+        for (index, (progress, secs, passed, timing, status, reason, samples)) in
+            cases.into_iter().enumerate()
+        {
+            let decision = decide(progress, at(secs), passed, "ok", &timing);
+            assert_eq!(decision.status, status, "case {index}: {}", decision.reason);
+            assert!(
+                decision.reason.starts_with(reason),
+                "case {index}: {:?} does not start with {reason:?}",
+                decision.reason
+            );
+            assert_eq!(decision.progress.samples, samples, "case {index}");
+        }
+    }
+
+    #[test]
+    fn progress_resumes_only_its_own_execution_and_stage() {
+        let earlier = progress(3, None, 0);
+        let resumed = Progress::resume(Some(earlier.clone()), "x", "POST_SCALE_UP", at(90));
+        assert_eq!((resumed.invocations, resumed.started_at_ms), (4, T0));
+        for (execution, stage) in [("y", "POST_SCALE_UP"), ("x", "PRE_SCALE_UP")] {
+            let fresh = Progress::resume(Some(earlier.clone()), execution, stage, at(90));
+            assert_eq!((fresh.invocations, fresh.started_at_ms), (1, at(90)));
+        }
+    }
+
+    #[test]
+    fn expiry_needs_an_earlier_invocation() {
+        let max = Duration::from_secs(60);
+        assert!(!progress(1, None, 0).expired(at(0), max));
+        assert!(!progress(2, None, 0).expired(at(59), max));
+        assert!(progress(2, None, 0).expired(at(60), max));
+        let decision = expired(progress(5, None, 0), at(75), max);
+        assert_eq!(decision.status, Status::Failed);
+        assert_eq!(
+            decision.reason,
+            "gave up after 75 s and 4 invocations (maxWaitSeconds 60)"
+        );
+    }
+
+    #[test]
+    fn progress_round_trips_as_camel_case_json() {
+        let value = serde_json::to_value(progress(2, Some(10), 1)).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "executionId": "x", "stage": "POST_SCALE_UP", "startedAtMs": T0,
+                "invocations": 2, "passingSinceMs": at(10), "samples": 1
+            })
+        );
+        let back: Progress = serde_json::from_value(value).unwrap();
+        assert_eq!(back, progress(2, Some(10), 1));
+    }
+
+    #[test]
+    fn callback_delays_are_whole_seconds_at_least_one() {
+        let cases = [(0.0, 1), (0.2, 1), (1.0, 1), (1.1, 2), (30.0, 30)];
+        for (secs, expected) in cases {
+            assert_eq!(
+                delay_secs(Duration::from_secs_f64(secs)),
+                expected,
+                "{secs}"
+            );
+        }
+    }
+}
