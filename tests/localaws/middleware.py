@@ -10,7 +10,12 @@ Adds, and otherwise leaves moto as it is:
   for benchmarks that model a real Region's API latency (0 turns it off);
 * the CodeDeploy test-only endpoints (``codedeploy_ext.py``):
   ``GET /_autopilot/codedeploy/hook-statuses[?deploymentId=X]``,
-  ``POST /_autopilot/codedeploy/lifecycle`` and ``POST /_autopilot/codedeploy/status``.
+  ``POST /_autopilot/codedeploy/lifecycle`` and ``POST /_autopilot/codedeploy/status``;
+* the ECS service-deployment test-only endpoints (``ecs_deployments.py``):
+  ``GET /_autopilot/ecs/service-deployments[?serviceArn=X]`` (newest first) and
+  ``POST /_autopilot/ecs/service-deployment {"serviceDeploymentArn", "status"?,
+  "lifecycleStage"?, "rollback"?, "targetWeights"?}`` (answers the updated deployment;
+  404 for an unknown ARN, 400 for a bad status).
 
 A request body is read only when it is needed (a form body naming the
 ``Action``, or a CBOR body) and is then put back as a fresh ``BytesIO`` so moto
@@ -29,6 +34,7 @@ from urllib.parse import parse_qs
 import cloudwatch_cbor
 import codedeploy_ext
 import counting
+import ecs_deployments
 
 PREFIX = "/_autopilot/"
 
@@ -133,6 +139,20 @@ class AutopilotMiddleware:
                 return _json(start_response, 400, {"error": f"bad request: {err!r}"})
             except codedeploy_ext.EndpointError as err:
                 return _json(start_response, err.status, {"error": err.message})
+        if route == "ecs/service-deployments" and method == "GET":
+            service_arn = query.get("serviceArn", [None])[0]
+            return _json(start_response, 200, ecs_deployments.service_deployments(service_arn))
+        if route == "ecs/service-deployment" and method == "POST":
+            try:
+                request = json.loads(buffer_body(environ) or b"{}")
+                if not isinstance(request, dict):
+                    raise TypeError("expected a JSON object")
+                result = ecs_deployments.update_service_deployment(request)
+                return _json(start_response, 200, result)
+            except (ValueError, KeyError, TypeError) as err:
+                return _json(start_response, 400, {"error": f"bad request: {err!r}"})
+            except ecs_deployments.EndpointError as err:
+                return _json(start_response, err.status, {"error": err.message})
         known = {
             "calls": "GET",
             "calls/reset": "POST",
@@ -140,6 +160,8 @@ class AutopilotMiddleware:
             "codedeploy/hook-statuses": "GET",
             "codedeploy/lifecycle": "POST",
             "codedeploy/status": "POST",
+            "ecs/service-deployments": "GET",
+            "ecs/service-deployment": "POST",
         }
         if route in known:
             return _json(start_response, 405, {"error": f"use {known[route]}"})

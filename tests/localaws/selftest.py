@@ -18,6 +18,7 @@ import tempfile
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -637,6 +638,310 @@ def _list_task_definitions():
         familyPrefix="sorted", sort="DESC", maxResults=1, nextToken=newest["nextToken"]
     )
     assert second["taskDefinitionArns"][0].endswith(":10"), second
+
+
+# --- ECS service revisions and deployments ----------------------------------------------
+
+BG: dict[str, str] = {}
+ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
+
+
+def setup_blue_green() -> None:
+    ecs, elb, ec2 = client("ecs"), client("elbv2"), client("ec2")
+    ecs.create_cluster(clusterName="bg-cluster")
+    for tag in ("v1", "v2"):
+        BG[f"task_{tag}"] = ecs.register_task_definition(
+            family="bg-web",
+            containerDefinitions=[
+                {"name": "web", "image": f"nginx:{tag}", "memory": 128,
+                 "portMappings": [{"containerPort": 80}]},
+                {"name": "log-router", "image": "fluent-bit:latest", "memory": 64},
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]][:2]
+    BG["subnet"] = subnets[0]
+    BG["securityGroup"] = ec2.describe_security_groups(Filters=[
+        {"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}],
+    )["SecurityGroups"][0]["GroupId"]
+    lb_arn = elb.create_load_balancer(Name="bg-alb", Subnets=subnets, Type="application",
+                                      Scheme="internet-facing")["LoadBalancers"][0]["LoadBalancerArn"]
+    for colour in ("blue", "green"):
+        BG[colour] = elb.create_target_group(
+            Name=f"bg-{colour}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
+        )["TargetGroups"][0]["TargetGroupArn"]
+    for name, port in (("production", 80), ("test", 8080)):
+        listener = elb.create_listener(
+            LoadBalancerArn=lb_arn, Protocol="HTTP", Port=port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": BG["blue"]}],
+        )["Listeners"][0]["ListenerArn"]
+        BG[f"{name}_rule"] = elb.create_rule(
+            ListenerArn=listener, Priority=1,
+            Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+            Actions=[{"Type": "forward", "TargetGroupArn": BG["blue"]}],
+        )["Rules"][0]["RuleArn"]
+    BG["loadBalancers"] = [{
+        "targetGroupArn": BG["blue"], "containerName": "web", "containerPort": 80,
+        "advancedConfiguration": {
+            "alternateTargetGroupArn": BG["green"],
+            "productionListenerRule": BG["production_rule"],
+            "testListenerRule": BG["test_rule"],
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/ecs-infrastructure",
+        },
+    }]
+    BG["hooks"] = [{
+        "hookTargetArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:hook",
+        "roleArn": f"arn:aws:iam::{ACCOUNT}:role/ecs-hooks",
+        "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+    }]
+    service = ecs.create_service(
+        cluster="bg-cluster", serviceName="bg-web", taskDefinition=BG["task_v1"], desiredCount=3,
+        launchType="FARGATE", loadBalancers=BG["loadBalancers"],
+        networkConfiguration={"awsvpcConfiguration": {
+            "subnets": [BG["subnet"]], "securityGroups": [BG["securityGroup"]],
+            "assignPublicIp": "DISABLED"}},
+        deploymentController={"type": "ECS"},
+        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5,
+                                 "lifecycleHooks": BG["hooks"]},
+    )["service"]
+    BG["serviceArn"] = service["serviceArn"]
+
+
+def service_deployments(service_arn: str | None = None) -> list[dict]:
+    query = f"?serviceArn={urllib.parse.quote(service_arn, safe='')}" if service_arn else ""
+    status, body = SERVER.http("GET", f"/_autopilot/ecs/service-deployments{query}")
+    assert status == 200, (status, body)
+    return body["serviceDeployments"]
+
+
+@check("ecs deployments: CreateService records a revision and an IN_PROGRESS deployment")
+def _deployment_on_create():
+    setup_blue_green()
+    ecs = client("ecs")
+    listed = service_deployments(BG["serviceArn"])
+    assert len(listed) == 1, listed
+    arn = listed[0]["serviceDeploymentArn"]
+    prefix = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/bg-cluster/bg-web/"
+    assert arn.startswith(prefix), arn
+    deployment_id = arn[len(prefix):]
+    assert len(deployment_id) == 21 and deployment_id.isalnum(), deployment_id
+    out = ecs.describe_service_deployments(serviceDeploymentArns=[arn])
+    assert out["failures"] == [], out
+    (deployment,) = out["serviceDeployments"]
+    assert deployment["serviceArn"] == BG["serviceArn"], deployment
+    assert deployment["clusterArn"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/bg-cluster"
+    assert deployment["status"] == "IN_PROGRESS", deployment
+    assert deployment["lifecycleStage"] == "RECONCILE_SERVICE", deployment
+    assert deployment["sourceServiceRevisions"] == [], deployment
+    for stamp in ("createdAt", "startedAt", "updatedAt"):
+        assert isinstance(deployment[stamp], dt.datetime), (stamp, deployment)
+    assert "stoppedAt" not in deployment and "finishedAt" not in deployment, deployment
+    config = deployment["deploymentConfiguration"]
+    assert config["strategy"] == "BLUE_GREEN" and config["bakeTimeInMinutes"] == 5, config
+    assert config["lifecycleHooks"] == BG["hooks"], config
+    assert config["maximumPercent"] == 200 and config["minimumHealthyPercent"] == 100, config
+    target = deployment["targetServiceRevision"]
+    assert target["requestedTaskCount"] == 3, target
+    assert target["runningTaskCount"] == 0 and target["pendingTaskCount"] == 0, target
+    assert target["requestedTestTrafficWeight"] == 100.0, target
+    assert target["requestedProductionTrafficWeight"] == 0.0, target
+    assert listed[0]["createdAt"] == deployment["createdAt"].timestamp(), listed[0]
+
+    revision_prefix = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/bg-cluster/bg-web/"
+    assert target["arn"].startswith(revision_prefix), target["arn"]
+    revision_id = target["arn"][len(revision_prefix):]
+    assert len(revision_id) == 19 and revision_id.isdigit(), revision_id
+    out = ecs.describe_service_revisions(serviceRevisionArns=[target["arn"]])
+    assert out["failures"] == [], out
+    (revision,) = out["serviceRevisions"]
+    assert revision["serviceRevisionArn"] == target["arn"], revision
+    assert revision["serviceArn"] == BG["serviceArn"]
+    assert revision["clusterArn"] == deployment["clusterArn"]
+    assert revision["taskDefinition"] == BG["task_v1"], revision
+    assert revision["launchType"] == "FARGATE", revision
+    assert revision["loadBalancers"] == BG["loadBalancers"], revision["loadBalancers"]
+    assert revision["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == [BG["subnet"]]
+    assert revision["containerImages"] == [
+        {"containerName": "web", "image": "nginx:v1"},
+        {"containerName": "log-router", "image": "fluent-bit:latest"},
+    ], revision["containerImages"]
+    assert revision["guardDutyEnabled"] is False, revision
+    assert isinstance(revision["createdAt"], dt.datetime), revision
+    assert revision["resolvedConfiguration"] == {"loadBalancers": [
+        {"targetGroupArn": BG["blue"], "productionListenerRule": BG["production_rule"]}
+    ]}, revision["resolvedConfiguration"]
+    BG["deployment1"], BG["revision1"] = arn, target["arn"]
+
+
+@check("ecs deployments: UpdateService taskDefinition -> alternate target group, old one STOPPED")
+def _deployment_on_update():
+    ecs = client("ecs")
+    ecs.update_service(cluster="bg-cluster", service="bg-web", taskDefinition=BG["task_v2"])
+    listed = service_deployments(BG["serviceArn"])
+    assert [d["serviceDeploymentArn"] for d in listed][1:] == [BG["deployment1"]], listed
+    new, old = ecs.describe_service_deployments(
+        serviceDeploymentArns=[listed[0]["serviceDeploymentArn"], BG["deployment1"]]
+    )["serviceDeployments"]
+    assert old["status"] == "STOPPED", old
+    assert old["statusReason"] == "a newer deployment started", old
+    assert isinstance(old["stoppedAt"], dt.datetime), old
+    assert new["status"] == "IN_PROGRESS" and new["lifecycleStage"] == "RECONCILE_SERVICE", new
+    sources = new["sourceServiceRevisions"]
+    assert [s["arn"] for s in sources] == [BG["revision1"]], sources
+    assert sources[0]["requestedTestTrafficWeight"] == 0.0, sources
+    assert sources[0]["requestedProductionTrafficWeight"] == 100.0, sources
+    assert new["deploymentConfiguration"]["strategy"] == "BLUE_GREEN", new
+    revision_arn = new["targetServiceRevision"]["arn"]
+    assert revision_arn != BG["revision1"]
+    assert int(revision_arn.rsplit("/", 1)[1]) > int(BG["revision1"].rsplit("/", 1)[1])
+    revision = ecs.describe_service_revisions(serviceRevisionArns=[revision_arn])["serviceRevisions"][0]
+    assert revision["taskDefinition"] == BG["task_v2"], revision
+    assert revision["containerImages"][0] == {"containerName": "web", "image": "nginx:v2"}
+    assert revision["loadBalancers"] == BG["loadBalancers"], "carried from the previous revision"
+    assert revision["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == [BG["subnet"]]
+    assert revision["resolvedConfiguration"]["loadBalancers"] == [
+        {"targetGroupArn": BG["green"], "productionListenerRule": BG["production_rule"]}
+    ], revision["resolvedConfiguration"]
+    BG["deployment2"], BG["revision2"] = new["serviceDeploymentArn"], revision_arn
+
+
+@check("ecs deployments: desiredCount-only update makes none; forceNewDeployment alternates back")
+def _deployment_desired_count():
+    ecs = client("ecs")
+    ecs.update_service(cluster="bg-cluster", service="bg-web", desiredCount=5)
+    listed = service_deployments(BG["serviceArn"])
+    assert [d["serviceDeploymentArn"] for d in listed] == [BG["deployment2"], BG["deployment1"]]
+    assert listed[0]["status"] == "IN_PROGRESS", listed[0]
+    ecs.update_service(cluster="bg-cluster", service="bg-web", forceNewDeployment=True)
+    listed = service_deployments(BG["serviceArn"])
+    assert len(listed) == 3 and listed[1]["status"] == "STOPPED", listed
+    third = listed[0]
+    assert third["targetServiceRevision"]["requestedTaskCount"] == 5, third
+    assert [s["arn"] for s in third["sourceServiceRevisions"]] == [BG["revision2"]], third
+    revision = ecs.describe_service_revisions(
+        serviceRevisionArns=[third["targetServiceRevision"]["arn"]])["serviceRevisions"][0]
+    assert revision["taskDefinition"] == BG["task_v2"], revision
+    assert revision["resolvedConfiguration"]["loadBalancers"][0]["targetGroupArn"] == BG["blue"]
+    BG["deployment3"] = third["serviceDeploymentArn"]
+    # A rolling service: target group unchanged, no traffic weights.
+    ecs.create_service(cluster="bg-cluster", serviceName="rolling", taskDefinition="bg-web",
+                       desiredCount=1, loadBalancers=BG["loadBalancers"])
+    ecs.update_service(cluster="bg-cluster", service="rolling", taskDefinition=BG["task_v1"])
+    rolling = service_deployments(BG["serviceArn"].replace("/bg-web", "/rolling"))
+    assert len(rolling) == 2, rolling
+    assert rolling[0]["deploymentConfiguration"]["strategy"] == "ROLLING", rolling[0]
+    assert "requestedTestTrafficWeight" not in rolling[0]["targetServiceRevision"], rolling[0]
+    revisions = ecs.describe_service_revisions(serviceRevisionArns=[
+        d["targetServiceRevision"]["arn"] for d in rolling])["serviceRevisions"]
+    assert [r["resolvedConfiguration"]["loadBalancers"][0]["targetGroupArn"] for r in revisions] \
+        == [BG["blue"], BG["blue"]], revisions
+    assert revisions[0]["taskDefinition"] == BG["task_v1"], revisions[0]
+    assert revisions[1]["taskDefinition"] == BG["task_v2"], "family resolved to its latest revision"
+
+
+@check("ecs deployments: Describe* failures for unknown ARNs; 0 and 21 ARNs rejected")
+def _deployment_describe_errors():
+    ecs = client("ecs")
+    unknown = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/bg-cluster/bg-web/AAAAAAAAAAAAAAAAAAAAA"
+    out = ecs.describe_service_deployments(
+        serviceDeploymentArns=[unknown, BG["deployment2"], "not-an-arn"])
+    assert [d["serviceDeploymentArn"] for d in out["serviceDeployments"]] == [BG["deployment2"]]
+    assert out["failures"] == [{"arn": unknown, "reason": "MISSING"},
+                               {"arn": "not-an-arn", "reason": "MISSING"}], out["failures"]
+    out = ecs.describe_service_revisions(serviceRevisionArns=[BG["revision1"], BG["deployment1"]])
+    assert [r["serviceRevisionArn"] for r in out["serviceRevisions"]] == [BG["revision1"]], out
+    assert out["failures"] == [{"arn": BG["deployment1"], "reason": "MISSING"}], out
+    for operation, member in ((ecs.describe_service_deployments, "serviceDeploymentArns"),
+                              (ecs.describe_service_revisions, "serviceRevisionArns")):
+        expect_error("InvalidParameterException", lambda: operation(**{member: []}))
+        err = expect_error("InvalidParameterException",
+                           lambda: operation(**{member: [unknown] * 21}))
+        assert "at most 20" in err.response["Error"]["Message"], err.response["Error"]
+        assert not operation(**{member: [unknown] * 20})[
+            "serviceDeployments" if "Deployment" in member else "serviceRevisions"]
+
+    # The raw awsJson 1.1 error shape.
+    body = json.dumps({"serviceRevisionArns": []}).encode()
+    url = SERVER.url + "/"
+    request = AWSRequest(method="POST", url=url, data=body, headers={
+        "X-Amz-Target": f"{ECS_TARGET}.DescribeServiceRevisions",
+        "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials("testing", "testing"), "ecs", REGION).add_auth(request)
+    req = urllib.request.Request(url, data=body, headers=dict(request.headers.items()), method="POST")
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("expected an error")
+    except urllib.error.HTTPError as err:
+        assert err.code == 400, err.code
+        data = json.loads(err.read())
+        assert data["__type"] == "InvalidParameterException", data
+        assert data["message"] == "serviceRevisionArns must have at least 1 item.", data
+
+
+@check("ecs deployments: test-only endpoint sets status/stage/rollback/weights; Describe sees it")
+def _deployment_endpoint():
+    ecs = client("ecs")
+    arn = BG["deployment3"]
+    status, body = SERVER.http("POST", "/_autopilot/ecs/service-deployment", {
+        "serviceDeploymentArn": arn, "status": "ROLLBACK_IN_PROGRESS",
+        "lifecycleStage": "PRODUCTION_TRAFFIC_SHIFT",
+        "rollback": {"reason": "alarm fired", "serviceRevisionArn": BG["revision2"]},
+        "targetWeights": {"test": 100, "production": 25},
+    })
+    assert status == 200, (status, body)
+    assert body["status"] == "ROLLBACK_IN_PROGRESS", body
+    assert body["rollback"]["reason"] == "alarm fired", body
+    assert isinstance(body["rollback"]["startedAt"], float), body
+    assert body["updatedAt"] >= body["createdAt"], body
+    (deployment,) = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"]
+    assert deployment["status"] == "ROLLBACK_IN_PROGRESS", deployment
+    assert deployment["lifecycleStage"] == "PRODUCTION_TRAFFIC_SHIFT", deployment
+    rollback = deployment["rollback"]
+    assert rollback["reason"] == "alarm fired", rollback
+    assert rollback["serviceRevisionArn"] == BG["revision2"], rollback
+    assert isinstance(rollback["startedAt"], dt.datetime), rollback
+    target = deployment["targetServiceRevision"]
+    assert target["requestedTestTrafficWeight"] == 100.0, target
+    assert target["requestedProductionTrafficWeight"] == 25.0, target
+    source = deployment["sourceServiceRevisions"][0]
+    assert source["requestedTestTrafficWeight"] == 0.0, source
+    assert source["requestedProductionTrafficWeight"] == 75.0, source
+
+    status, body = SERVER.http("POST", "/_autopilot/ecs/service-deployment",
+                               {"serviceDeploymentArn": arn, "status": "ROLLBACK_SUCCESSFUL"})
+    assert status == 200 and body["status"] == "ROLLBACK_SUCCESSFUL" and body["finishedAt"], body
+    assert body["lifecycleStage"] == "PRODUCTION_TRAFFIC_SHIFT", "untouched members stay"
+    status, body = SERVER.http("POST", "/_autopilot/ecs/service-deployment",
+                               {"serviceDeploymentArn": arn, "status": "DONE"})
+    assert status == 400 and "status must be one of" in body["error"], (status, body)
+    status, body = SERVER.http("POST", "/_autopilot/ecs/service-deployment",
+                               {"serviceDeploymentArn": arn + "x", "status": "STOPPED"})
+    assert status == 404, (status, body)
+    status, body = SERVER.http("POST", "/_autopilot/ecs/service-deployment", {"status": "STOPPED"})
+    assert status == 400, (status, body)
+    status, body = SERVER.http("POST", "/_autopilot/ecs/service-deployment",
+                               {"serviceDeploymentArn": arn, "targetWeights": {"test": 101}})
+    assert status == 400, (status, body)
+    assert SERVER.http("GET", "/_autopilot/ecs/service-deployment")[0] == 405
+    assert SERVER.http("POST", "/_autopilot/ecs/service-deployments", {})[0] == 405
+
+
+@check("ecs deployments: GET without serviceArn lists all, newest first; reset clears them")
+def _deployment_reset():
+    everything = service_deployments()
+    arns = [d["serviceDeploymentArn"] for d in everything]
+    assert "service-deployment/cd-cluster/web/" in arns[-1], arns[-1]  # the oldest service
+    assert arns.index(BG["deployment3"]) < arns.index(BG["deployment1"]), arns
+    assert len(everything) >= 12 + 1 + 3 + 2, len(everything)
+    status, _ = SERVER.http("POST", "/moto-api/reset", {})
+    assert status == 200, status
+    assert service_deployments() == []
+    ecs = client("ecs")
+    out = ecs.describe_service_deployments(serviceDeploymentArns=[BG["deployment1"]])
+    assert out["serviceDeployments"] == [] and out["failures"][0]["reason"] == "MISSING", out
+    out = ecs.describe_service_revisions(serviceRevisionArns=[BG["revision1"]])
+    assert out["serviceRevisions"] == [] and len(out["failures"]) == 1, out
 
 
 def main() -> int:

@@ -16,7 +16,9 @@ wrapped in ``middleware.AutopilotMiddleware``, after installing the extensions:
 * ``cloudwatch_stats.py``: metric queries match dimensions in any order, and
   percentile statistics;
 * ``codedeploy_ext.py``: CodeDeploy operations moto lacks;
-* ``ecs_limits.py``: ECS request limits moto does not enforce.
+* ``ecs_limits.py``: ECS request limits moto does not enforce;
+* ``ecs_deployments.py``: ECS service revisions and service deployments
+  (``DescribeServiceRevisions``, ``DescribeServiceDeployments``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 
 import cloudwatch_stats  # noqa: E402
 import codedeploy_ext  # noqa: E402
+import ecs_deployments  # noqa: E402
 import ecs_limits  # noqa: E402
 from middleware import AutopilotMiddleware  # noqa: E402
 
@@ -57,6 +60,7 @@ def build_app() -> AutopilotMiddleware:
     cloudwatch_stats.install()
     codedeploy_ext.install()
     ecs_limits.install()
+    ecs_deployments.install()
     moto_app = DomainDispatcherApplication(create_backend_app)
     moto_app.debug = True  # type: ignore[attr-defined]  # as moto.server.main does
     return AutopilotMiddleware(moto_app)

@@ -185,6 +185,33 @@ impl LocalAws {
         .await;
     }
 
+    /// Every ECS service deployment of `service_arn` the harness recorded
+    /// (one per CreateService/UpdateService that made a new revision),
+    /// newest first, as `DescribeServiceDeployments` documents.
+    pub async fn service_deployments(&self, service_arn: &str) -> Vec<Value> {
+        let answer: Value = self
+            .get_json(&format!(
+                "/_autopilot/ecs/service-deployments?serviceArn={}",
+                url_encode(service_arn)
+            ))
+            .await;
+        answer["serviceDeployments"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Changes a recorded service deployment the way ECS would as it goes
+    /// on: `changes` may set `status`, `lifecycleStage`, `rollback
+    /// {reason, serviceRevisionArn}` and `targetWeights {test,
+    /// production}`. Returns the updated document.
+    pub async fn update_service_deployment(&self, arn: &str, changes: Value) -> Value {
+        let mut body = changes;
+        body["serviceDeploymentArn"] = json!(arn);
+        self.post_json("/_autopilot/ecs/service-deployment", body)
+            .await
+    }
+
     async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         let response = self
             .http
@@ -238,4 +265,17 @@ pub fn iam_action(call: &str) -> String {
 pub fn unique(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("{prefix}-{}", &id[..8])
+}
+
+/// Percent-encodes a query value (ARNs carry `:` and `/`).
+fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

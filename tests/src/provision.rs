@@ -60,6 +60,10 @@ pub enum Controller {
     Ecs,
     /// CodeDeploy blue/green, with an application and deployment group.
     CodeDeploy,
+    /// ECS native blue/green: a rule on each listener, and the service's
+    /// load balancer with the alternate (green) target group and the rules
+    /// in its `advancedConfiguration`.
+    EcsBlueGreen,
 }
 
 /// What [`provision`] created.
@@ -87,6 +91,11 @@ pub struct Environment {
     pub production_listener_arn: String,
     /// Test listener (port 8080).
     pub test_listener_arn: String,
+    /// The production listener's rule ECS native blue/green shifts, for
+    /// [`Controller::EcsBlueGreen`].
+    pub production_rule_arn: Option<String>,
+    /// The test listener's rule, likewise.
+    pub test_rule_arn: Option<String>,
     /// The Secrets Manager secret the app reads.
     pub secret_arn: String,
     /// The SSM parameter the app reads.
@@ -527,7 +536,51 @@ pub async fn provision(
         );
     }
 
+    // ECS native blue/green shifts listener rules, not listeners.
+    let mut rules = Vec::new();
+    if controller == Controller::EcsBlueGreen {
+        for listener in &listeners {
+            let rule = elbv2
+                .create_rule()
+                .listener_arn(listener)
+                .priority(10)
+                .conditions(
+                    elb::RuleCondition::builder()
+                        .field("path-pattern")
+                        .values("/*")
+                        .build(),
+                )
+                .actions(
+                    elb::Action::builder()
+                        .r#type(elb::ActionTypeEnum::Forward)
+                        .target_group_arn(&target_groups[0].1)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("create rule on {listener}: {e:?}"));
+            rules.push(rule.rules()[0].rule_arn().expect("rule ARN").to_owned());
+        }
+    }
+
     // The service.
+    let mut load_balancer = ecs::LoadBalancer::builder()
+        .target_group_arn(&target_groups[0].1)
+        .container_name("backend")
+        .container_port(3000);
+    if controller == Controller::EcsBlueGreen {
+        load_balancer = load_balancer.advanced_configuration(
+            ecs::AdvancedConfiguration::builder()
+                .alternate_target_group_arn(&target_groups[1].1)
+                .production_listener_rule(&rules[0])
+                .test_listener_rule(&rules[1])
+                .role_arn(format!(
+                    "arn:aws:iam::{ACCOUNT_ID}:role/{}-ecs-infrastructure",
+                    names.prefix
+                ))
+                .build(),
+        );
+    }
     let mut service = ecs_client
         .create_service()
         .cluster(&names.cluster)
@@ -538,19 +591,15 @@ pub async fn provision(
         .deployment_controller(
             ecs::DeploymentController::builder()
                 .r#type(match controller {
-                    Controller::Ecs => ecs::DeploymentControllerType::Ecs,
+                    Controller::Ecs | Controller::EcsBlueGreen => {
+                        ecs::DeploymentControllerType::Ecs
+                    }
                     Controller::CodeDeploy => ecs::DeploymentControllerType::CodeDeploy,
                 })
                 .build()
                 .expect("deployment controller"),
         )
-        .load_balancers(
-            ecs::LoadBalancer::builder()
-                .target_group_arn(&target_groups[0].1)
-                .container_name("backend")
-                .container_port(3000)
-                .build(),
-        )
+        .load_balancers(load_balancer.build())
         .network_configuration(
             ecs::NetworkConfiguration::builder()
                 .awsvpc_configuration(
@@ -564,6 +613,14 @@ pub async fn provision(
                 .build(),
         )
         .tags(ecs::Tag::builder().key("app").value("vahanhelp").build());
+    if controller == Controller::EcsBlueGreen {
+        service = service.deployment_configuration(
+            ecs::DeploymentConfiguration::builder()
+                .strategy(ecs::DeploymentStrategy::BlueGreen)
+                .bake_time_in_minutes(5)
+                .build(),
+        );
+    }
     if let Some(policy) = redeploy_policy {
         service = service.tags(
             ecs::Tag::builder()
@@ -582,7 +639,7 @@ pub async fn provision(
         .to_owned();
 
     let codedeploy_names = match controller {
-        Controller::Ecs => None,
+        Controller::Ecs | Controller::EcsBlueGreen => None,
         Controller::CodeDeploy => {
             let application = format!("{}-app", names.prefix);
             let group = format!("{}-dg", names.prefix);
@@ -677,6 +734,8 @@ pub async fn provision(
         green_target_group_arn: target_groups[1].1.clone(),
         production_listener_arn: listeners[0].clone(),
         test_listener_arn: listeners[1].clone(),
+        production_rule_arn: rules.first().cloned(),
+        test_rule_arn: rules.get(1).cloned(),
         secret_arn,
         parameter_arn,
         codedeploy: codedeploy_names,

@@ -43,11 +43,8 @@ async fn main() {
 
     autopilot_tests::stories::codedeploy::run(&local, &timeline).await;
 
-    timeline.chapter("Not yet built");
-    timeline.step(
-        "ecs-deployment-hook",
-        "ECS native deployment hook checks: the binary answers NotImplemented until its issue lands",
-    );
+    autopilot_tests::stories::ecs_native::run(&local, &timeline).await;
+
     println!(
         "\nDone: every step above ran the real function binaries against the local AWS at {}.",
         local.endpoint()

@@ -2,4 +2,5 @@
 //! local AWS, printing what it did on a [`crate::timeline::Timeline`].
 
 pub mod codedeploy;
+pub mod ecs_native;
 pub mod scaling;

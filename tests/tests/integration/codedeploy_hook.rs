@@ -570,7 +570,7 @@ async fn a_panic_inside_a_check_is_reported_failed() {
     let mut process = bg
         .function(&[
             ("CHECKS", &checks.to_string()),
-            (codedeploy_hook::FAULT_PANIC_CHECK, "policy"),
+            (autopilot_shared::checks::fault::PANIC_CHECK, "policy"),
         ])
         .await;
     let run = bg

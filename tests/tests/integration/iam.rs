@@ -79,12 +79,13 @@ fn granted_actions(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
         .collect()
 }
 
-/// The functions whose code has landed, with the actions they declare. The
-/// hook functions join this list with their issues.
+/// Every function, with the actions it declares.
 fn declared() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
         ("redeploy-on-push", redeploy_on_push::IAM_ACTIONS),
         ("codedeploy-hook", codedeploy_hook::IAM_ACTIONS),
+        ("ecs-deployment-hook", ecs_deployment_hook::IAM_ACTIONS),
+        ("scheduled-scaling", scheduled_scaling::IAM_ACTIONS),
     ]
 }
 

@@ -4,6 +4,7 @@
 //! resources, so the tests run concurrently against one local AWS.
 
 mod codedeploy_hook;
+mod ecs_deployment_hook;
 mod iam;
 mod local_aws;
 mod redeploy;
