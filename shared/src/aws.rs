@@ -12,8 +12,18 @@ use aws_config::environment::{
     EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
 };
 use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -77,13 +87,15 @@ impl Timeouts {
 /// certificates, parsed) when it is built: skipping the chain saved about
 /// 1.5 ms of each function's cold start (see the README's benchmarks).
 pub async fn load_sdk_config(timeouts: Timeouts) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-        TimeoutConfig::builder()
-            .operation_timeout(timeouts.operation)
-            .operation_attempt_timeout(timeouts.attempt)
-            .connect_timeout(timeouts.connect)
-            .build(),
-    );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(BuiltOnFirstRequest::default_https())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(timeouts.operation)
+                .operation_attempt_timeout(timeouts.attempt)
+                .connect_timeout(timeouts.connect)
+                .build(),
+        );
     let sources = EnvSources::of(|name| std::env::var(name).ok());
     if sources.region {
         loader = loader.region(EnvironmentVariableRegionProvider::new());
@@ -92,6 +104,56 @@ pub async fn load_sdk_config(timeouts: Timeouts) -> SdkConfig {
         loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
     }
     loader.load().await
+}
+
+/// The SDK's default HTTPS client (hyper 1, rustls with aws-lc, the
+/// platform's root certificates), one for all the clients of a function,
+/// whose TLS connector is built on the first request instead of when each
+/// client is constructed.
+///
+/// Left to itself, every SDK client builds its own HTTPS client and, to load
+/// the root certificates early, a TLS connector when it is constructed
+/// (`validate_base_client_config`): parsing the platform's ~140 roots once per
+/// client, at cold start, for clients that may never be used. Shared and
+/// lazy, the roots are parsed once, by the first request that needs them,
+/// and every client uses the same connection pool.
+#[derive(Debug, Clone)]
+pub struct BuiltOnFirstRequest(SharedHttpClient);
+
+impl BuiltOnFirstRequest {
+    /// The SDK's default HTTPS client, deferred.
+    pub fn default_https() -> Self {
+        BuiltOnFirstRequest(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https(),
+        )
+    }
+}
+
+impl HttpClient for BuiltOnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    // Not delegated: the inner client builds a TLS connector here.
+    fn validate_base_client_config(
+        &self,
+        _: &RuntimeComponentsBuilder,
+        _: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// Which settings the environment provides in full, so that their default

@@ -189,7 +189,7 @@ pub struct Function {
     codedeploy: aws_sdk_codedeploy::Client,
     ecs: aws_sdk_ecs::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    clients: Result<Arc<Clients>, String>,
+    clients: Arc<Clients>,
     #[cfg(debug_assertions)]
     panic_check: Option<String>,
 }
@@ -219,9 +219,7 @@ impl Function {
     /// the AWS clients and the one HTTP client of the http checks.
     pub fn new(sdk: SdkConfig, config: Result<Config, ConfigError>) -> Self {
         let pins = config.as_ref().map(|c| c.pins.clone()).unwrap_or_default();
-        let clients = HttpProber::new(pins)
-            .map(|http| Arc::new(Clients::new(&sdk, http)))
-            .map_err(|e| e.to_string());
+        let clients = Arc::new(Clients::new(&sdk, HttpProber::new(pins)));
         Function {
             hook_hint: config.as_ref().ok().and_then(|c| c.hook),
             config,
@@ -358,10 +356,7 @@ impl Function {
                 return Decision::failed(self.hook_hint, format!("bad configuration: {error}"));
             }
         };
-        let clients = match &self.clients {
-            Ok(clients) => clients.clone(),
-            Err(error) => return Decision::failed(config.hook, error.clone()),
-        };
+        let clients = self.clients.clone();
         let deployment = Arc::new(CodeDeployDeployment::new(
             deployment_id,
             self.codedeploy.clone(),

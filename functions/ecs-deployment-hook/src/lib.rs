@@ -135,7 +135,7 @@ pub struct Function {
     config: Result<Config, SettingError>,
     ecs: aws_sdk_ecs::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    clients: Result<Arc<Clients>, String>,
+    clients: Arc<Clients>,
     faults: Faults,
 }
 
@@ -173,9 +173,7 @@ impl Function {
     /// Builds the function from an `SdkConfig` and a parsed configuration.
     pub fn new(sdk: SdkConfig, config: Result<Config, SettingError>) -> Self {
         let pins = config.as_ref().map(|c| c.pins.clone()).unwrap_or_default();
-        let clients = HttpProber::new(pins)
-            .map(|http| Arc::new(Clients::new(&sdk, http)))
-            .map_err(|e| e.to_string());
+        let clients = Arc::new(Clients::new(&sdk, HttpProber::new(pins)));
         Function {
             config,
             ecs: aws_sdk_ecs::Client::new(&sdk),
@@ -283,13 +281,7 @@ impl Function {
             answer.progress = Some(progress);
             return answer;
         }
-        let clients = match &self.clients {
-            Ok(clients) => clients.clone(),
-            Err(error) => {
-                answer.reason = error.clone();
-                return answer;
-            }
-        };
+        let clients = self.clients.clone();
         let details_of = &event.execution_details;
         let sources = details_of
             .test_traffic_weights

@@ -21,7 +21,7 @@
 //! needs to find its listeners.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -327,11 +327,15 @@ pub fn pinned_request(url: &Url, pins: &Pins) -> (Url, Option<String>) {
     (rewritten, Some(authority))
 }
 
-/// The one HTTP client of the http checks, built at cold start: rustls with
-/// the platform's roots, no proxy, no redirects, the `RESOLVE` pins.
+/// The one HTTP client of the http checks: rustls with the platform's
+/// roots, no proxy, no redirects, the `RESOLVE` pins.
+///
+/// It is built on the first request, not at cold start: loading the root
+/// certificates is the costliest part of building it, and a hook whose checks
+/// make no HTTP request never pays for it. Clones share the one client.
 #[derive(Debug, Clone)]
 pub struct HttpProber {
-    client: reqwest::Client,
+    client: Arc<OnceLock<Result<reqwest::Client, String>>>,
     pins: Pins,
 }
 
@@ -341,20 +345,29 @@ pub struct HttpProber {
 pub struct HttpClientError(#[from] reqwest::Error);
 
 impl HttpProber {
-    /// Builds the client with the pins.
-    pub fn new(pins: Pins) -> Result<HttpProber, HttpClientError> {
-        let mut builder = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("ecs-autopilot-checks/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(5));
-        for pin in pins.iter() {
-            builder = builder.resolve(&pin.host, pin.target());
-        }
-        Ok(HttpProber {
-            client: builder.build()?,
+    /// A prober with the pins; the client is built on the first request.
+    pub fn new(pins: Pins) -> HttpProber {
+        HttpProber {
+            client: Arc::new(OnceLock::new()),
             pins,
-        })
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        self.client
+            .get_or_init(|| {
+                let mut builder = reqwest::Client::builder()
+                    .no_proxy()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent(concat!("ecs-autopilot-checks/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(Duration::from_secs(5));
+                for pin in self.pins.iter() {
+                    builder = builder.resolve(&pin.host, pin.target());
+                }
+                builder.build().map_err(|e| HttpClientError(e).to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The pins in use.
@@ -388,10 +401,10 @@ impl HttpProber {
                 header_map.insert(name, value);
             }
         }
+        let client = self.client()?;
         let started = Instant::now();
         let read = async {
-            let mut response = self
-                .client
+            let mut response = client
                 .request(method, target)
                 .headers(header_map)
                 .send()
@@ -852,7 +865,7 @@ mod tests {
             request
         });
         let pins = Pins::parse(&format!("my-alb.elb.example:8080:127.0.0.1:{port}")).unwrap();
-        let prober = HttpProber::new(pins).unwrap();
+        let prober = HttpProber::new(pins);
         let url = Url::parse("http://my-alb.elb.example:8080/health").unwrap();
         let headers = BTreeMap::from([("X-Check".to_owned(), "yes".to_owned())]);
         let fetched = prober
@@ -872,7 +885,7 @@ mod tests {
 
     #[tokio::test]
     async fn fetch_errors_are_one_line_without_the_url() {
-        let prober = HttpProber::new(Pins::none()).unwrap();
+        let prober = HttpProber::new(Pins::none());
         // Nothing listens on port 1 of the loopback address.
         let url = Url::parse("http://127.0.0.1:1/health?token=s3cr3t").unwrap();
         let error = prober
