@@ -47,8 +47,7 @@ pub trait Classify {
 /// The error a handler returns to `lambda_runtime`: a kind and a message.
 ///
 /// It converts into a [`Diagnostic`] whose `errorType` is the kind's stable
-/// name (`InvalidInput`, `NotFound`, `Retryable`, `Unexpected`,
-/// `NotImplemented`), so alarms and DLQ consumers can tell them apart.
+/// name (`InvalidInput`, `NotFound`, `Retryable`, `Unexpected`), so alarms and DLQ consumers can tell them apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandlerError {
     error_type: &'static str,
@@ -61,14 +60,6 @@ impl HandlerError {
         HandlerError {
             error_type: error.kind().error_type(),
             message: error.to_string(),
-        }
-    }
-
-    /// A function whose capability has not landed yet. Never a fake success.
-    pub fn not_implemented(function: &str) -> Self {
-        HandlerError {
-            error_type: "NotImplemented",
-            message: format!("{function} is not implemented yet"),
         }
     }
 
@@ -136,12 +127,5 @@ mod tests {
         ] {
             assert_eq!(kind.is_retryable(), retryable, "{kind:?}");
         }
-    }
-
-    #[test]
-    fn not_implemented_names_the_function() {
-        let error = HandlerError::not_implemented("scheduled-scaling");
-        assert_eq!(error.error_type(), "NotImplemented");
-        assert_eq!(error.message(), "scheduled-scaling is not implemented yet");
     }
 }

@@ -15,8 +15,11 @@
 //! * `scheduled-scaling`: one service with an Application Auto Scaling
 //!   target; the events alternate between two `set-capacity` schedules, so
 //!   each invocation changes the range;
-//! * `ecs-deployment-hook`: its sample event (the function answers
-//!   `NotImplemented` until its issue lands; its invocation rows are pending).
+//! * `ecs-deployment-hook`: an ECS native blue/green deployment in progress
+//!   (green targets registered, a healthy app on loopback behind the test
+//!   listener's name); each event is a new `POST_TEST_TRAFFIC_SHIFT` hook
+//!   execution, checked with the default checks (an HTTP GET of `/health`
+//!   through the test listener's rule).
 //!
 //! The Python baseline runs the redeploy and the hook workloads, each in
 //! Regions of their own with the same resources.
@@ -30,10 +33,14 @@ use crate::localaws::LocalAws;
 use crate::provision::{self, Controller, Environment, Names, push_image};
 use crate::runtime_api::Outcome;
 use crate::sample_event;
+use crate::stories::ecs_native::NativeBlueGreen;
 use crate::stories::scaling::{create_cluster, create_service, range, register_target};
 
 /// The hook the hook workload runs.
 pub const HOOK: &str = "AfterAllowTestTraffic";
+
+/// The stage the ECS hook workload runs.
+pub const ECS_STAGE: &str = "POST_TEST_TRAFFIC_SHIFT";
 
 /// What a workload acts on.
 enum Kind {
@@ -48,7 +55,9 @@ enum Kind {
     Scaling {
         service: String,
     },
-    EcsHook,
+    EcsHook {
+        bg: Box<NativeBlueGreen>,
+    },
 }
 
 /// One function's realistic, repeatable event, and what it acts on.
@@ -154,15 +163,21 @@ impl Workload {
         }
     }
 
-    /// `ecs-deployment-hook`: its sample event.
-    pub fn ecs_deployment_hook(local: &LocalAws, region: &str) -> Workload {
+    /// `ecs-deployment-hook` at `POST_TEST_TRAFFIC_SHIFT` with the default
+    /// checks, a native blue/green deployment in progress in `region`.
+    pub async fn ecs_deployment_hook(local: &LocalAws, region: &str) -> Workload {
+        let bg = NativeBlueGreen::in_region(local, "bench-ecshook", region).await;
+        bg.register_green_targets().await;
         Workload {
             function: "ecs-deployment-hook",
             region: region.to_owned(),
-            vars: Vec::new(),
-            description: "POST_TEST_TRAFFIC_SHIFT sample event".into(),
+            vars: vec![("RESOLVE".into(), bg.resolve())],
+            description: format!(
+                "ECS native blue/green {ECS_STAGE} hook, default checks: HTTP GET /health \
+                 through the test listener's rule (200), answer SUCCEEDED"
+            ),
             local: local.clone(),
-            kind: Kind::EcsHook,
+            kind: Kind::EcsHook { bg: Box::new(bg) },
             issued: 0,
         }
     }
@@ -193,7 +208,9 @@ impl Workload {
                 let (min, max) = if n % 2 == 1 { (5, 10) } else { (2, 4) };
                 json!({"action": "set-capacity", "services": [service], "min": min, "max": max})
             }
-            Kind::EcsHook => sample_event("ecs-deployment-hook/post-test-traffic-shift.json"),
+            Kind::EcsHook { bg } => {
+                bg.event(ECS_STAGE, &format!("bench-{n:05}"), Value::Null, false)
+            }
         }
     }
 
@@ -215,18 +232,13 @@ impl Workload {
             }
             Kind::Hook { .. } => value["status"] == "Succeeded",
             Kind::Scaling { .. } => value["counts"]["changed"] == 1,
-            Kind::EcsHook => true,
+            Kind::EcsHook { .. } => value["hookStatus"] == "SUCCEEDED",
         };
         if ok {
             Ok(())
         } else {
             Err(format!("unexpected answer: {value}"))
         }
-    }
-
-    /// Why the invocation rows are pending, when the function is not implemented yet.
-    pub fn pending(&self) -> Option<&'static str> {
-        matches!(self.kind, Kind::EcsHook).then_some("pending: the function answers NotImplemented")
     }
 }
 

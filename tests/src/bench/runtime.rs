@@ -249,8 +249,6 @@ pub struct Invocations {
     pub first_event_calls: BTreeMap<String, u64>,
     /// AWS calls of all events.
     pub total_calls: u64,
-    /// Set when the function is not implemented yet.
-    pub pending: Option<String>,
 }
 
 /// Runs each target once: a cold start, then `invocations` events.
@@ -277,7 +275,6 @@ pub async fn invocations(
             memory: None,
             first_event_calls: BTreeMap::new(),
             total_calls: 0,
-            pending: target.workload.pending().map(str::to_owned),
         };
         if init.is_none() {
             eprintln!("bench: {label} did not start; logs:\n{}", process.logs());
@@ -299,9 +296,7 @@ pub async fn invocations(
             } else {
                 warm.push(elapsed);
             }
-            if row.pending.is_none()
-                && let Err(wrong) = target.workload.check(&outcome)
-            {
+            if let Err(wrong) = target.workload.check(&outcome) {
                 row.wrong_answers += 1;
                 row.first_wrong_answer.get_or_insert(wrong);
             }
@@ -336,16 +331,8 @@ fn tail(text: &str, lines: usize) -> String {
 pub fn invocation_section(rows: &[Invocations], count: usize) -> Section {
     let mut cells = Vec::new();
     for row in rows {
-        let pending = row.pending.as_deref();
-        let timing = |value: Option<f64>| match (pending, value) {
-            (Some(_), _) => "pending".to_owned(),
-            (None, Some(v)) => ms(v),
-            (None, None) => "-".to_owned(),
-        };
+        let timing = |value: Option<f64>| value.map_or("-".to_owned(), ms);
         let mut notes = Vec::new();
-        if let Some(p) = pending {
-            notes.push(p.to_owned());
-        }
         if row.wrong_answers > 0 {
             notes.push(format!(
                 "{} of {} answers wrong: {}",
@@ -361,11 +348,7 @@ pub fn invocation_section(rows: &[Invocations], count: usize) -> Section {
             timing(row.warm.map(|s| s.median_ms)),
             timing(row.warm.map(|s| s.p90_ms)),
             row.memory.map_or("-".into(), |m| mb(m.peak_rss_bytes)),
-            if pending.is_some() {
-                "pending".into()
-            } else {
-                calls_line(&row.first_event_calls)
-            },
+            calls_line(&row.first_event_calls),
             notes.join("; "),
         ]);
     }

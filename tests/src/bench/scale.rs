@@ -490,7 +490,7 @@ pub fn calls_section(
         ]);
         data.push(json!({"event": event, "runtime": "rust", "calls": row.calls, "note": note}));
     }
-    for run in runs.iter().filter(|r| r.pending.is_none()) {
+    for run in runs {
         let event = format!("{}: {}", run.function, run.workload);
         let runtime = match run.runtime {
             Runtime::Rust => "Rust",

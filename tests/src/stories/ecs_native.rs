@@ -46,6 +46,8 @@ pub struct NativeBlueGreen {
     pub local: LocalAws,
     /// The SDK configuration of the test's own calls.
     pub sdk: SdkConfig,
+    /// The Region it lives in.
+    pub region: String,
     /// What was provisioned.
     pub env: Environment,
     /// The green revision's stand-in.
@@ -117,7 +119,12 @@ impl NativeBlueGreen {
     /// As [`NativeBlueGreen::new`], but the green tasks have not registered
     /// yet (see [`NativeBlueGreen::register_green_targets`]).
     pub async fn without_targets(local: &LocalAws, label: &str) -> NativeBlueGreen {
-        let sdk = local.sdk_config(REGION).await;
+        NativeBlueGreen::in_region(local, label, REGION).await
+    }
+
+    /// As [`NativeBlueGreen::without_targets`], in `region`.
+    pub async fn in_region(local: &LocalAws, label: &str, region: &str) -> NativeBlueGreen {
+        let sdk = local.sdk_config(region).await;
         let env =
             provision::provision(&sdk, Names::unique(label), Controller::EcsBlueGreen, None).await;
         let new_digest = push_image(
@@ -139,6 +146,7 @@ impl NativeBlueGreen {
         let mut blue_green = NativeBlueGreen {
             local: local.clone(),
             sdk,
+            region: region.to_owned(),
             env,
             app: LocalApp::start().await,
             new_task_definition_arn: new_task_definition_arn.clone(),
@@ -281,7 +289,7 @@ impl NativeBlueGreen {
         let resolve = self.resolve();
         let mut all = vec![("RESOLVE", resolve.as_str())];
         all.extend_from_slice(vars);
-        start_function(&self.local, "ecs-deployment-hook", REGION, &all).await
+        start_function(&self.local, "ecs-deployment-hook", &self.region, &all).await
     }
 
     /// Invokes `process` once with `event` and a `deadline`.
