@@ -106,8 +106,26 @@ pub async fn load_sdk_config(timeouts: Timeouts) -> SdkConfig {
     loader.load().await
 }
 
-/// The SDK's default HTTPS client (hyper 1, rustls with aws-lc, the
-/// platform's root certificates), one for all the clients of a function,
+/// An `SdkConfig` whose endpoint refuses connections (`127.0.0.1:9`), with
+/// no retries: for tests that must be answered before any AWS call, or whose
+/// AWS calls must fail at once.
+pub fn offline_sdk_config(region: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_owned()))
+        .endpoint_url("http://127.0.0.1:9")
+        .http_client(BuiltOnFirstRequest::default_https())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("offline", "offline", None, None, "offline"),
+            ),
+        )
+        .build()
+}
+
+/// The SDK's HTTPS client (hyper 1, rustls with ring, the platform's root
+/// certificates), one for all the clients of a function,
 /// whose TLS connector is built on the first request instead of when each
 /// client is constructed.
 ///
@@ -126,7 +144,7 @@ impl BuiltOnFirstRequest {
         BuiltOnFirstRequest(
             aws_smithy_http_client::Builder::new()
                 .tls_provider(tls::Provider::Rustls(
-                    tls::rustls_provider::CryptoMode::AwsLc,
+                    tls::rustls_provider::CryptoMode::Ring,
                 ))
                 .build_https(),
         )

@@ -56,7 +56,10 @@ impl LocalAws {
         );
         let local = LocalAws {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
+            http: {
+                autopilot_shared::checks::http::install_crypto_provider();
+                reqwest::Client::new()
+            },
         };
         let reachable = local.http.get(local.url("/_autopilot/calls")).send().await;
         assert!(
@@ -78,6 +81,7 @@ impl LocalAws {
     /// An `SdkConfig` for the test's own calls, in `region`.
     pub async fn sdk_config(&self, region: &str) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
+            .http_client(autopilot_shared::aws::BuiltOnFirstRequest::default_https())
             .region(Region::new(region.to_owned()))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_credential_types())

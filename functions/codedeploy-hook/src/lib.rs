@@ -598,14 +598,8 @@ mod tests {
         }
     }
 
-    // An SdkConfig whose endpoint nothing serves: these tests must fail
-    // before any AWS call.
     fn offline_sdk() -> SdkConfig {
-        SdkConfig::builder()
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .build()
+        autopilot_shared::aws::offline_sdk_config("us-east-1")
     }
 
     #[tokio::test]

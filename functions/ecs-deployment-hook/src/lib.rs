@@ -546,20 +546,8 @@ mod tests {
     use super::*;
     use lambda_runtime::Context;
 
-    /// An SDK config whose endpoint refuses connections at once, so a test
-    /// that reaches AWS fails fast instead of passing by accident.
     fn offline_sdk() -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::for_tests(),
-                ),
-            )
-            .build()
+        autopilot_shared::aws::offline_sdk_config("us-east-1")
     }
 
     fn function(pairs: &[(&str, &str)]) -> Function {

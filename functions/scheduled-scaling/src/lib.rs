@@ -196,14 +196,8 @@ mod tests {
         }
     }
 
-    // An SdkConfig whose endpoint nothing serves: a malformed payload must be
-    // rejected before any AWS call, so nothing is ever sent there.
     fn offline_sdk() -> SdkConfig {
-        SdkConfig::builder()
-            .region(aws_config::Region::new("eu-west-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .build()
+        autopilot_shared::aws::offline_sdk_config("eu-west-1")
     }
 
     #[tokio::test]

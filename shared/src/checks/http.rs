@@ -339,6 +339,14 @@ pub struct HttpProber {
     pins: Pins,
 }
 
+/// Makes rustls with ring the process's crypto provider, as reqwest (built
+/// with `rustls-no-provider`) requires before a client is built: the one TLS
+/// stack of every binary. Idempotent.
+pub fn install_crypto_provider() {
+    // An error only says that a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The HTTP client could not be built.
 #[derive(Debug, thiserror::Error)]
 #[error("failed to build the HTTP client of the http checks: {0}")]
@@ -356,6 +364,7 @@ impl HttpProber {
     fn client(&self) -> Result<&reqwest::Client, String> {
         self.client
             .get_or_init(|| {
+                install_crypto_provider();
                 let mut builder = reqwest::Client::builder()
                     .no_proxy()
                     .redirect(reqwest::redirect::Policy::none())
