@@ -136,10 +136,12 @@ pub struct Function {
     ecs: aws_sdk_ecs::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
     clients: Arc<Clients>,
+    #[cfg(debug_assertions)]
     faults: Faults,
 }
 
-/// Debug builds: injected faults (always empty in release builds).
+/// Debug builds: injected faults.
+#[cfg(debug_assertions)]
 #[derive(Debug, Clone, Default)]
 struct Faults {
     panic_check: Option<String>,
@@ -179,6 +181,7 @@ impl Function {
             ecs: aws_sdk_ecs::Client::new(&sdk),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
             clients,
+            #[cfg(debug_assertions)]
             faults: Faults::default(),
         }
     }
