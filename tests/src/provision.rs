@@ -341,6 +341,20 @@ pub async fn register_backend_task_definition(
         .to_owned()
 }
 
+/// Registers two tasks' IP targets (`10.0.1.10`, `10.0.1.11`, port 3000)
+/// with `target_group_arn`, as a new task set or revision does.
+pub async fn register_targets(sdk: &SdkConfig, target_group_arn: &str) {
+    let target = |ip: &str| elb::TargetDescription::builder().id(ip).port(3000).build();
+    aws_sdk_elasticloadbalancingv2::Client::new(sdk)
+        .register_targets()
+        .target_group_arn(target_group_arn)
+        .targets(target("10.0.1.10"))
+        .targets(target("10.0.1.11"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("register targets in {target_group_arn}: {e:?}"));
+}
+
 /// Creates the whole environment. `redeploy_policy` is the value of the
 /// service's `autopilot:redeploy` tag, if it should opt in.
 pub async fn provision(

@@ -58,7 +58,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use autopilot_shared::HandlerError;
 use autopilot_shared::aws::load_sdk_config;
@@ -241,7 +241,7 @@ impl Function {
     ///
     /// IAM: as [`IAM_ACTIONS`] lists.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
-        let invocation_deadline = instant_at(event.context.deadline());
+        let invocation_deadline = engine::instant_at(event.context.deadline());
         let hook_event = self.parse(event.payload)?;
         let deployment_id = hook_event.deployment_id.as_str();
         let run_deadline = engine::run_deadline(Instant::now(), invocation_deadline);
@@ -486,15 +486,6 @@ impl Classify for ReportError {
     fn kind(&self) -> ErrorKind {
         // Whatever the cause, only another attempt can still tell CodeDeploy.
         ErrorKind::Retryable
-    }
-}
-
-/// The tokio instant of a wall-clock deadline (now, when it has passed).
-fn instant_at(deadline: SystemTime) -> Instant {
-    let now = Instant::now();
-    match deadline.duration_since(SystemTime::now()) {
-        Ok(left) => now + left,
-        Err(_) => now,
     }
 }
 

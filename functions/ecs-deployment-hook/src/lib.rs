@@ -190,7 +190,7 @@ impl Function {
     ///
     /// IAM: as [`IAM_ACTIONS`] lists.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
-        let invocation_deadline = instant_at(event.context.deadline());
+        let invocation_deadline = engine::instant_at(event.context.deadline());
         let run_deadline = engine::run_deadline(Instant::now(), invocation_deadline);
         // The engine stops at the run deadline; a little grace lets it hand
         // over the checks' evidence before this outer bound cuts in.
@@ -533,15 +533,6 @@ fn epoch_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// The tokio instant of a wall-clock deadline (now, when it has passed).
-fn instant_at(deadline: SystemTime) -> Instant {
-    let now = Instant::now();
-    match deadline.duration_since(SystemTime::now()) {
-        Ok(left) => now + left,
-        Err(_) => now,
-    }
 }
 
 #[cfg(test)]

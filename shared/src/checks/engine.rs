@@ -176,6 +176,16 @@ pub fn run_deadline(now: Instant, invocation_deadline: Instant) -> Instant {
     now + (remaining - margin)
 }
 
+/// The tokio instant of a wall-clock deadline, such as a Lambda invocation's
+/// (now, when it has passed).
+pub fn instant_at(deadline: std::time::SystemTime) -> Instant {
+    let now = Instant::now();
+    match deadline.duration_since(std::time::SystemTime::now()) {
+        Ok(left) => now + left,
+        Err(_) => now,
+    }
+}
+
 /// Runs every check once, concurrently; results in the order of `checks`.
 pub async fn run_round(checks: &[Arc<dyn Check>], deadline: Instant) -> Vec<CheckResult> {
     futures::future::join_all(checks.iter().map(|check| run_one(check.clone(), deadline))).await

@@ -9,7 +9,6 @@
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use serde_json::Value;
 
 use crate::app::{LocalApp, Mode};
@@ -124,25 +123,7 @@ impl BlueGreen {
             &env.parameter_arn,
         )
         .await;
-        let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
-        elbv2
-            .register_targets()
-            .target_group_arn(&env.green_target_group_arn)
-            .targets(
-                TargetDescription::builder()
-                    .id("10.0.1.10")
-                    .port(3000)
-                    .build(),
-            )
-            .targets(
-                TargetDescription::builder()
-                    .id("10.0.1.11")
-                    .port(3000)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("register green targets: {e:?}"));
+        provision::register_targets(&sdk, &env.green_target_group_arn).await;
         let mut blue_green = BlueGreen {
             local: local.clone(),
             sdk,

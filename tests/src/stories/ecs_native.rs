@@ -12,7 +12,6 @@
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use serde_json::{Value, json};
 
 use crate::app::{LocalApp, Mode};
@@ -200,24 +199,7 @@ impl NativeBlueGreen {
     /// The new revision's tasks register with the target group it serves.
     pub async fn register_green_targets(&self) {
         let target_group = self.replacement_target_group().await;
-        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
-            .register_targets()
-            .target_group_arn(&target_group)
-            .targets(
-                TargetDescription::builder()
-                    .id("10.0.1.10")
-                    .port(3000)
-                    .build(),
-            )
-            .targets(
-                TargetDescription::builder()
-                    .id("10.0.1.11")
-                    .port(3000)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("register targets in {target_group}: {e:?}"));
+        provision::register_targets(&self.sdk, &target_group).await;
     }
 
     /// The service deployment's ARN (the event's `resourceArn`).
