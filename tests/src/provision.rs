@@ -133,6 +133,29 @@ impl Environment {
         })
     }
 
+    /// A release: pushes a new image tagged `tag` and registers a revision of
+    /// the backend's task definition pinned to its digest. Returns `(digest,
+    /// task-definition ARN)`.
+    pub async fn new_release(&self, sdk: &SdkConfig, tag: &str) -> (String, String) {
+        let digest = push_image(
+            &aws_sdk_ecr::Client::new(sdk),
+            &self.names.repository,
+            tag,
+            &format!("{}-{tag}", self.names.prefix),
+        )
+        .await;
+        let task_definition_arn = register_backend_task_definition(
+            &aws_sdk_ecs::Client::new(sdk),
+            &self.names,
+            &self.region,
+            &format!("{}@{digest}", self.image_repository()),
+            &self.secret_arn,
+            &self.parameter_arn,
+        )
+        .await;
+        (digest, task_definition_arn)
+    }
+
     /// `registry/repository`.
     pub fn image_repository(&self) -> String {
         format!("{}/{}", self.registry, self.names.repository)

@@ -448,12 +448,7 @@ impl Decision {
             "dryRun": dry_run,
             "reason": self.reason,
             "samples": self.samples,
-            "checks": self.results.iter().map(|r| json!({
-                "name": r.name,
-                "passed": r.passed,
-                "evidence": r.evidence,
-                "elapsedMs": r.elapsed.as_millis() as u64,
-            })).collect::<Vec<_>>(),
+            "checks": self.results.iter().map(CheckResult::to_json).collect::<Vec<_>>(),
         })
     }
 }

@@ -509,12 +509,7 @@ impl Answer {
                 "reason": self.reason,
                 "dryRun": self.dry_run,
                 "rollback": self.rollback,
-                "checks": self.results.iter().map(|r| json!({
-                    "name": r.name,
-                    "passed": r.passed,
-                    "evidence": r.evidence,
-                    "elapsedMs": r.elapsed.as_millis() as u64,
-                })).collect::<Vec<_>>(),
+                "checks": self.results.iter().map(CheckResult::to_json).collect::<Vec<_>>(),
             }),
         );
         let mut answer = json!({

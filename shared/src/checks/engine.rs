@@ -89,6 +89,18 @@ pub struct CheckResult {
     pub elapsed: Duration,
 }
 
+impl CheckResult {
+    /// `{"name", "passed", "evidence", "elapsedMs"}`, as the hooks answer it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "passed": self.passed,
+            "evidence": self.evidence,
+            "elapsedMs": self.elapsed.as_millis() as u64,
+        })
+    }
+}
+
 /// Re-evaluating the checks over a window after they first pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bake {

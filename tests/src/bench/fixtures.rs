@@ -245,23 +245,7 @@ impl Workload {
 /// Starts a CodeDeploy deployment of a new digest-pinned revision of the
 /// backend, as redeploy-on-push would; returns its ID.
 async fn start_deployment(sdk: &SdkConfig, env: &Environment) -> String {
-    let ecr = aws_sdk_ecr::Client::new(sdk);
-    let digest = push_image(
-        &ecr,
-        &env.names.repository,
-        "v1.5.0",
-        &format!("{}-v1.5.0", env.names.prefix),
-    )
-    .await;
-    let task_definition_arn = provision::register_backend_task_definition(
-        &aws_sdk_ecs::Client::new(sdk),
-        &env.names,
-        &env.region,
-        &format!("{}@{digest}", env.image_repository()),
-        &env.secret_arn,
-        &env.parameter_arn,
-    )
-    .await;
+    let (_, task_definition_arn) = env.new_release(sdk, "v1.5.0").await;
     let appspec = autopilot_shared::redeploy::appspec::AppSpec {
         task_definition_arn,
         container_name: "backend".into(),

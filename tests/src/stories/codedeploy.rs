@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::app::{LocalApp, Mode};
 use crate::localaws::{HookStatusCall, LocalAws, REGION};
-use crate::provision::{self, Controller, Environment, Names, push_image};
+use crate::provision::{self, Controller, Environment, Names};
 use crate::timeline::Timeline;
 use crate::{LambdaProcess, Outcome, start_function};
 
@@ -106,23 +106,7 @@ impl BlueGreen {
         let sdk = local.sdk_config(REGION).await;
         let env =
             provision::provision(&sdk, Names::unique(label), Controller::CodeDeploy, None).await;
-        let ecr = aws_sdk_ecr::Client::new(&sdk);
-        let new_digest = push_image(
-            &ecr,
-            &env.names.repository,
-            "v1.5.0",
-            &format!("{}-v1.5.0", env.names.prefix),
-        )
-        .await;
-        let new_task_definition_arn = provision::register_backend_task_definition(
-            &aws_sdk_ecs::Client::new(&sdk),
-            &env.names,
-            &env.region,
-            &format!("{}@{new_digest}", env.image_repository()),
-            &env.secret_arn,
-            &env.parameter_arn,
-        )
-        .await;
+        let (new_digest, new_task_definition_arn) = env.new_release(&sdk, "v1.5.0").await;
         provision::register_targets(&sdk, &env.green_target_group_arn).await;
         let mut blue_green = BlueGreen {
             local: local.clone(),

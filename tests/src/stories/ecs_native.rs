@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::app::{LocalApp, Mode};
 use crate::localaws::{LocalAws, REGION};
-use crate::provision::{self, Controller, Environment, Names, push_image};
+use crate::provision::{self, Controller, Environment, Names};
 use crate::timeline::Timeline;
 use crate::{LambdaProcess, Outcome, start_function};
 
@@ -126,22 +126,7 @@ impl NativeBlueGreen {
         let sdk = local.sdk_config(region).await;
         let env =
             provision::provision(&sdk, Names::unique(label), Controller::EcsBlueGreen, None).await;
-        let new_digest = push_image(
-            &aws_sdk_ecr::Client::new(&sdk),
-            &env.names.repository,
-            "v1.5.0",
-            &format!("{}-v1.5.0", env.names.prefix),
-        )
-        .await;
-        let new_task_definition_arn = provision::register_backend_task_definition(
-            &aws_sdk_ecs::Client::new(&sdk),
-            &env.names,
-            &env.region,
-            &format!("{}@{new_digest}", env.image_repository()),
-            &env.secret_arn,
-            &env.parameter_arn,
-        )
-        .await;
+        let (_, new_task_definition_arn) = env.new_release(&sdk, "v1.5.0").await;
         let mut blue_green = NativeBlueGreen {
             local: local.clone(),
             sdk,
