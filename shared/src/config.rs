@@ -165,17 +165,18 @@ impl Env {
 pub struct CommonConfig {
     /// `DRY_RUN`: log every change that would be made, make none.
     pub dry_run: bool,
-    /// `AWS_OPERATION_TIMEOUT_SECS` / `AWS_ATTEMPT_TIMEOUT_SECS` /
-    /// `AWS_CONNECT_TIMEOUT_SECS`: the SDK's time limits.
-    pub timeouts: crate::aws::Timeouts,
+    /// How AWS calls retry and time out: the function's policy, overridden by
+    /// `AWS_RETRY_MODE`, `AWS_MAX_ATTEMPTS`, `AWS_OPERATION_TIMEOUT_SECS`,
+    /// `AWS_ATTEMPT_TIMEOUT_SECS` and `AWS_CONNECT_TIMEOUT_SECS`.
+    pub calls: crate::aws::CallPolicy,
 }
 
 impl CommonConfig {
-    /// Reads `DRY_RUN` and the SDK timeouts.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    /// Reads `DRY_RUN` and the call policy over the function's `calls`.
+    pub fn from_env(env: &Env, calls: crate::aws::CallPolicy) -> Result<Self, ConfigError> {
         Ok(CommonConfig {
             dry_run: env.flag("DRY_RUN", false)?,
-            timeouts: crate::aws::Timeouts::from_env(env)?,
+            calls: crate::aws::CallPolicy::from_env(env, calls)?,
         })
     }
 }
@@ -280,11 +281,12 @@ mod tests {
 
     #[test]
     fn common_config_defaults() {
-        let config = CommonConfig::from_env(&env(&[])).unwrap();
+        let policy = crate::aws::CallPolicy::default();
+        let config = CommonConfig::from_env(&env(&[]), policy).unwrap();
         assert!(!config.dry_run);
-        assert_eq!(config.timeouts, crate::aws::Timeouts::default());
+        assert_eq!(config.calls, policy);
         assert!(
-            CommonConfig::from_env(&env(&[("DRY_RUN", "true")]))
+            CommonConfig::from_env(&env(&[("DRY_RUN", "true")]), policy)
                 .unwrap()
                 .dry_run
         );

@@ -25,6 +25,13 @@ camelCase members; errors ``{"__type": ..., "message": ...}`` with HTTP 400):
 * ``StopDeployment(deploymentId, autoRollbackEnabled)`` -> ``{"status": "Pending",
   "statusMessage"}``; the deployment becomes ``Stopped``
   (``DeploymentAlreadyCompletedException`` if it had already ended).
+* ``CreateDeployment``: moto implements it; added the API's rule of one active
+  deployment per deployment group: while the group has a deployment in
+  ``Created``, ``Queued``, ``InProgress``, ``Baking`` or ``Ready``, another
+  answers ``DeploymentLimitExceededException`` ("The Deployment Group '<group>'
+  already has an active Deployment '<id>'", HTTP 400). A deployment that
+  reaches ``Succeeded``, ``Failed`` or ``Stopped`` (``StopDeployment``, a
+  ``Failed`` hook, or ``POST /_autopilot/codedeploy/status``) frees the group.
 * ``ListDeployments``: moto implements it; added the API's errors for an unknown
   application (``ApplicationDoesNotExistException``) or deployment group
   (``DeploymentGroupDoesNotExistException``) and for an invalid status filter
@@ -88,6 +95,7 @@ DEPLOYMENT_STATUSES = [
     "Ready",
 ]
 COMPLETED_DEPLOYMENT = {"Succeeded", "Failed", "Stopped"}
+ACTIVE_DEPLOYMENT = {"Created", "Queued", "InProgress", "Baking", "Ready"}
 NOT_STARTED = {"Created", "Queued"}
 
 _lock = threading.RLock()
@@ -365,6 +373,36 @@ def stop_deployment(
         return "Pending", "Stopping Pending. Stopping to schedule commands in the deployment instances"
 
 
+_original_create_deployment = CodeDeployBackend.create_deployment
+
+
+def create_deployment(
+    self: CodeDeployBackend,
+    application_name: str,
+    deployment_group_name: str,
+    *args: Any,
+    **kwargs: Any,
+) -> str:
+    # Under the lock, so two concurrent calls cannot both start one.
+    with _lock:
+        active = [
+            d
+            for d in self.deployments.values()
+            if d.application_name == application_name
+            and d.deployment_group_name == deployment_group_name
+            and d.status in ACTIVE_DEPLOYMENT
+        ]
+        if active:
+            raise _error(
+                "DeploymentLimitExceededException",
+                f"The Deployment Group '{deployment_group_name}' already has an active "
+                f"Deployment '{active[0].deployment_id}'",
+            )
+        return _original_create_deployment(
+            self, application_name, deployment_group_name, *args, **kwargs
+        )
+
+
 _original_list_deployments = CodeDeployBackend.list_deployments
 
 
@@ -487,6 +525,7 @@ def install() -> None:
     CodeDeployBackend.get_deployment_target = get_deployment_target
     CodeDeployBackend.stop_deployment = stop_deployment
     CodeDeployBackend.list_deployments = list_deployments
+    CodeDeployBackend.create_deployment = create_deployment
     CodeDeployResponse.put_lifecycle_event_hook_execution_status = (
         _r_put_lifecycle_event_hook_execution_status
     )

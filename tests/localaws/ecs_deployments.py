@@ -18,10 +18,15 @@ methods, wrapped) record them once moto has accepted the call.
 
 * A ``ServiceRevision`` ("a version of the service that includes the values for
   the Amazon ECS resources ... and the environment resources") on every
-  ``CreateService``, and on an ``UpdateService`` that sets ``taskDefinition``,
-  ``loadBalancers``, ``networkConfiguration`` or ``forceNewDeployment: true``
-  (one that only changes ``desiredCount`` or ``deploymentConfiguration`` makes
-  none). ARN ``arn:aws:ecs:{region}:{account}:service-revision/{cluster}/{service}/{id}``
+  ``CreateService``, and on an ``UpdateService`` that changes the revision or
+  forces a deployment: ``forceNewDeployment: true`` ("By default, deployments
+  aren't forced. You can use this option to start a new deployment with no
+  service definition changes"), or a ``taskDefinition``, ``loadBalancers`` or
+  ``networkConfiguration`` that differs from the current revision's (the task
+  definition compared as the full ARN it resolves to, so naming the family or
+  the ARN the service already runs starts nothing). One that only changes
+  ``desiredCount`` or ``deploymentConfiguration``, or repeats the current
+  values, makes none. ARN ``arn:aws:ecs:{region}:{account}:service-revision/{cluster}/{service}/{id}``
   with a 19-digit, increasing id. Members: ``serviceRevisionArn``, ``serviceArn``,
   ``clusterArn``, ``taskDefinition`` (the full ARN the service now uses),
   ``launchType``, ``platformVersion`` (when set), ``loadBalancers`` and
@@ -216,6 +221,27 @@ def _summary(
     return summary
 
 
+def _changes_revision(
+    previous: dict[str, Any] | None, params: Callable[[str], Any], task_definition: Any
+) -> bool:
+    """True when an UpdateService gives a revision member that differs from ``previous``."""
+    given = {name: params(name) for name in REVISION_MEMBERS}
+    if all(value is None for value in given.values()):
+        return False
+    if previous is None:
+        return True
+    if given["taskDefinition"] is not None:
+        # The request may name the family, family:revision or the ARN; moto
+        # has resolved it to the ARN the service now has.
+        current = task_definition.arn if task_definition is not None else None
+        if current != previous.get("taskDefinition"):
+            return True
+    for name in ("loadBalancers", "networkConfiguration"):
+        if given[name] is not None and given[name] != previous.get(name):
+            return True
+    return False
+
+
 def record(
     backend: EC2ContainerServiceBackend,
     service: Service,
@@ -240,9 +266,15 @@ def record(
         if isinstance(given, dict):
             service_state["deploymentConfiguration"].update(copy.deepcopy(given))
 
+        previous = state["revisions"].get(service_state["revisionArn"] or "")
+        task_definition = (
+            backend.describe_task_definition(service.task_definition)
+            if service.task_definition
+            else None
+        )
         if not created and not (
-            any(params(name) is not None for name in REVISION_MEMBERS)
-            or params("forceNewDeployment") is True
+            params("forceNewDeployment") is True
+            or _changes_revision(previous, params, task_definition)
         ):
             return
 
@@ -251,7 +283,6 @@ def record(
         prefix = f"arn:{partition}:ecs:{backend.region_name}:{backend.account_id}"
         configuration = service_state["deploymentConfiguration"]
         strategy = configuration.get("strategy") or "ROLLING"
-        previous = state["revisions"].get(service_state["revisionArn"] or "")
 
         def carried(member: str, fallback: Any) -> Any:
             value = params(member)
@@ -261,11 +292,6 @@ def record(
 
         load_balancers = carried("loadBalancers", service.load_balancers) or []
         network_configuration = carried("networkConfiguration", service.network_configuration)
-        task_definition = (
-            backend.describe_task_definition(service.task_definition)
-            if service.task_definition
-            else None
-        )
 
         revision_arn = (
             f"{prefix}:service-revision/{service.cluster_name}/{service.name}/"

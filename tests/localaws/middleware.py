@@ -8,6 +8,15 @@ Adds, and otherwise leaves moto as it is:
   ``/service/GraniteServiceVersion20100801/operation/<Operation>``;
 * ``POST /_autopilot/latency {"ms": N}``: a delay added to every AWS request,
   for benchmarks that model a real Region's API latency (0 turns it off);
+* fault injection per access key (``faults.py``; how each fault looks on the
+  wire is documented there): ``POST /_autopilot/faults {"accessKey": K | "*",
+  "rules": [...]}`` replaces K's rules (``[]`` clears them and releases K's hung
+  requests; 400 naming the bad field), ``GET /_autopilot/faults[?accessKey=K]``
+  reports them with per-rule ``matched`` and ``injected`` counts
+  (``{"accessKey": K, "rules": [...]}``, or ``{"faults": {K: [...]}}`` for every
+  key), ``POST /_autopilot/faults/reset`` clears every key's rules and releases
+  every hung request. A request is counted, then its fault (if any) decided,
+  then the latency knob applies, then moto serves it;
 * the CodeDeploy test-only endpoints (``codedeploy_ext.py``):
   ``GET /_autopilot/codedeploy/hook-statuses[?deploymentId=X]``,
   ``POST /_autopilot/codedeploy/lifecycle`` and ``POST /_autopilot/codedeploy/status``;
@@ -35,6 +44,7 @@ import cloudwatch_cbor
 import codedeploy_ext
 import counting
 import ecs_deployments
+import faults
 
 PREFIX = "/_autopilot/"
 
@@ -73,6 +83,7 @@ class AutopilotMiddleware:
     def __init__(self, moto_app: Callable) -> None:
         self.moto_app = moto_app
         self.calls = counting.CallCounter()
+        self.faults = faults.FaultInjector()
         # Added to every AWS request when set (POST /_autopilot/latency), so
         # benchmarks can model a real Region's API latency.
         self.latency_seconds = 0.0
@@ -88,11 +99,16 @@ class AutopilotMiddleware:
         body = None
         if cbor or counting.needs_body(environ):
             body = buffer_body(environ)
-        self.calls.record(
-            counting.service_name(environ),
-            counting.operation_name(environ, body),
-            counting.access_key(environ),
-        )
+        service = counting.service_name(environ)
+        access_key = counting.access_key(environ)
+        operation = counting.operation_name(environ, body)
+        self.calls.record(service, operation, access_key)
+
+        fault = self.faults.decide(access_key, service, operation)
+        if fault is not None:
+            answer = faults.apply(fault, environ, service, start_response)
+            if answer is not None:
+                return answer
 
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
@@ -123,6 +139,23 @@ class AutopilotMiddleware:
                 return _json(start_response, 400, {"error": f"bad request: {err!r}"})
             self.latency_seconds = max(0.0, milliseconds) / 1000.0
             return _json(start_response, 200, {"ms": milliseconds})
+        if route == "faults" and method == "GET":
+            key = query.get("accessKey", [None])[0]
+            report = self.faults.report(key)
+            if key is None:
+                return _json(start_response, 200, {"faults": report})
+            return _json(start_response, 200, {"accessKey": key, "rules": report.get(key, [])})
+        if route == "faults" and method == "POST":
+            try:
+                key, rules = faults.parse_request(json.loads(buffer_body(environ) or b"{}"))
+            except ValueError as err:  # faults.InvalidRules, or not JSON
+                return _json(start_response, 400, {"error": str(err)})
+            return _json(
+                start_response, 200, {"accessKey": key, "rules": self.faults.replace(key, rules)}
+            )
+        if route == "faults/reset" and method == "POST":
+            self.faults.reset()
+            return _json(start_response, 200, {"faults": {}})
         if route == "codedeploy/hook-statuses" and method == "GET":
             deployment_id = query.get("deploymentId", [None])[0]
             return _json(start_response, 200, codedeploy_ext.hook_statuses(deployment_id))
@@ -157,6 +190,8 @@ class AutopilotMiddleware:
             "calls": "GET",
             "calls/reset": "POST",
             "latency": "POST",
+            "faults": "GET or POST",
+            "faults/reset": "POST",
             "codedeploy/hook-statuses": "GET",
             "codedeploy/lifecycle": "POST",
             "codedeploy/status": "POST",

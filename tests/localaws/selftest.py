@@ -9,9 +9,14 @@ check and ``N passed, M failed`` at the end; exits non-zero on any failure.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
+import errno
 import json
 import os
+import random
+import socket
+import threading
 import subprocess
 import sys
 import tempfile
@@ -24,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 import cbor2
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -146,7 +152,9 @@ class CborResponse:
         )
 
 
-def cbor_call(operation: str, payload: dict | None, sign: bool = True) -> CborResponse:
+def cbor_call(
+    operation: str, payload: dict | None, sign: bool = True, key: str = "testing"
+) -> CborResponse:
     url = f"{SERVER.url}/service/GraniteServiceVersion20100801/operation/{operation}"
     body = cbor2.dumps(payload) if payload is not None else b""
     headers = {"smithy-protocol": "rpc-v2-cbor", "Accept": "application/cbor"}
@@ -154,7 +162,7 @@ def cbor_call(operation: str, payload: dict | None, sign: bool = True) -> CborRe
         headers["Content-Type"] = "application/cbor"
     if sign:
         request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-        SigV4Auth(Credentials("testing", "testing"), "monitoring", REGION).add_auth(request)
+        SigV4Auth(Credentials(key, "testing"), "monitoring", REGION).add_auth(request)
         headers = dict(request.headers.items())
     req = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
@@ -559,6 +567,56 @@ def _status_and_stop():
     assert status == 400, status
 
 
+@check("codedeploy: one active deployment per group -> DeploymentLimitExceededException")
+def _deployment_limit():
+    cd = client("codedeploy")
+    revision = {"revisionType": "AppSpecContent", "appSpecContent": {"content": CD["appspec"]}}
+
+    def create(group: str = "web-dg") -> str:
+        return cd.create_deployment(applicationName="web-app", deploymentGroupName=group,
+                                    revision=revision)["deploymentId"]
+
+    # CD["deploymentId"] was stopped above, which freed the group.
+    first = create()
+    err = expect_error("DeploymentLimitExceededException", create)
+    assert err.response["Error"]["Message"] == (
+        f"The Deployment Group 'web-dg' already has an active Deployment '{first}'"
+    ), err.response["Error"]
+    for status in ("Queued", "InProgress", "Baking", "Ready"):
+        assert SERVER.http("POST", "/_autopilot/codedeploy/status",
+                           {"deploymentId": first, "status": status})[0] == 200
+        expect_error("DeploymentLimitExceededException", create)
+    # Another group of the application is not held up.
+    cd.create_deployment_group(
+        applicationName="web-app", deploymentGroupName="web-dg-2",
+        serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/codedeploy",
+        ecsServices=[{"clusterName": "cd-cluster", "serviceName": "web"}],
+    )
+    other = create("web-dg-2")
+    cd.stop_deployment(deploymentId=other)
+    # Each completed status frees the group.
+    previous = first
+    for status in ("Succeeded", "Failed", "Stopped"):
+        assert SERVER.http("POST", "/_autopilot/codedeploy/status",
+                           {"deploymentId": previous, "status": status})[0] == 200
+        previous = create()
+    expect_error("DeploymentLimitExceededException", create)
+    # StopDeployment frees it too; concurrent creates: exactly one wins.
+    cd.stop_deployment(deploymentId=previous)
+    def attempt(_: int) -> str:
+        try:
+            return create()
+        except ClientError as error:
+            return error.response["Error"]["Code"]
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(attempt, range(4)))
+    assert sorted(r == "DeploymentLimitExceededException" for r in results) == [
+        False, True, True, True], results
+    winner = next(r for r in results if r != "DeploymentLimitExceededException")
+    cd.stop_deployment(deploymentId=winner)
+
+
 # --- ECS limits -------------------------------------------------------------------------
 
 
@@ -840,6 +898,39 @@ def _deployment_desired_count():
     assert revisions[1]["taskDefinition"] == BG["task_v2"], "family resolved to its latest revision"
 
 
+@check("ecs deployments: UpdateService repeating the current revision starts no deployment")
+def _deployment_no_op_update():
+    ecs = client("ecs")
+    rolling_arn = BG["serviceArn"].replace("/bg-web", "/rolling")
+    before = service_deployments(rolling_arn)
+    # The service runs task_v1 (bg-web:1) with BG["loadBalancers"].
+    for same in ({"taskDefinition": BG["task_v1"]}, {"taskDefinition": "bg-web:1"},
+                 {"loadBalancers": BG["loadBalancers"]},
+                 {"taskDefinition": BG["task_v1"], "loadBalancers": BG["loadBalancers"],
+                  "desiredCount": 2},
+                 {"deploymentConfiguration": {"maximumPercent": 150}}):
+        ecs.update_service(cluster="bg-cluster", service="rolling", **same)
+        assert service_deployments(rolling_arn) == before, same
+    (latest,) = service_deployments(rolling_arn)[:1]
+    assert latest["status"] == "IN_PROGRESS", latest
+
+    # forceNewDeployment, or a member that differs, starts one.
+    ecs.update_service(cluster="bg-cluster", service="rolling", taskDefinition=BG["task_v1"],
+                       forceNewDeployment=True)
+    after = service_deployments(rolling_arn)
+    assert len(after) == len(before) + 1, after
+    assert after[0]["deploymentConfiguration"]["maximumPercent"] == 150, after[0]
+    assert after[1]["status"] == "STOPPED", after[1]
+    other = [{**BG["loadBalancers"][0], "containerPort": 8080}]
+    ecs.update_service(cluster="bg-cluster", service="rolling", loadBalancers=other)
+    assert len(service_deployments(rolling_arn)) == len(before) + 2
+    ecs.update_service(cluster="bg-cluster", service="rolling", loadBalancers=other)
+    ecs.update_service(cluster="bg-cluster", service="rolling", taskDefinition="bg-web")  # v2
+    assert len(service_deployments(rolling_arn)) == len(before) + 3
+    ecs.update_service(cluster="bg-cluster", service="rolling", taskDefinition=BG["task_v2"])
+    assert len(service_deployments(rolling_arn)) == len(before) + 3
+
+
 @check("ecs deployments: Describe* failures for unknown ARNs; 0 and 21 ARNs rejected")
 def _deployment_describe_errors():
     ecs = client("ecs")
@@ -942,6 +1033,386 @@ def _deployment_reset():
     assert out["serviceDeployments"] == [] and out["failures"][0]["reason"] == "MISSING", out
     out = ecs.describe_service_revisions(serviceRevisionArns=[BG["revision1"]])
     assert out["serviceRevisions"] == [] and len(out["failures"]) == 1, out
+
+
+# --- fault injection ----------------------------------------------------------------------
+
+ECS_JSON = "application/x-amz-json-1.1"
+
+
+def new_key() -> str:
+    return "AKIA" + os.urandom(8).hex().upper()
+
+
+def keyed(service: str, key: str, attempts: int = 1, read_timeout: float = 10):
+    return boto3.client(
+        service,
+        endpoint_url=SERVER.url,
+        region_name=REGION,
+        aws_access_key_id=key,
+        aws_secret_access_key="testing",
+        # total_max_attempts counts the first attempt (max_attempts would not).
+        config=Config(retries={"total_max_attempts": attempts, "mode": "standard"},
+                      read_timeout=read_timeout, connect_timeout=5),
+    )
+
+
+def set_faults(key: str, rules: list) -> list:
+    status, body = SERVER.http("POST", "/_autopilot/faults", {"accessKey": key, "rules": rules})
+    assert status == 200, (status, body)
+    assert body["accessKey"] == key and len(body["rules"]) == len(rules), body
+    return body["rules"]
+
+
+def fault_report(key: str) -> list:
+    status, body = SERVER.http("GET", f"/_autopilot/faults?accessKey={urllib.parse.quote(key)}")
+    assert status == 200, (status, body)
+    return body["rules"]
+
+
+def signed_headers(service: str, key: str, body: bytes, headers: dict, path: str = "/") -> dict:
+    request = AWSRequest(method="POST", url=SERVER.url + path, data=body, headers=headers)
+    SigV4Auth(Credentials(key, "testing"), service, REGION).add_auth(request)
+    return dict(request.headers.items())
+
+
+def raw_post(service: str, key: str, body: bytes, headers: dict, path: str = "/"):
+    """POST a signed request; (status, lower-cased headers, body)."""
+    req = urllib.request.Request(SERVER.url + path, data=body, method="POST",
+                                 headers=signed_headers(service, key, body, headers, path))
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+
+def ecs_json(key: str, operation: str, payload: dict | None = None,
+             content_type: str = ECS_JSON):
+    return raw_post("ecs", key, json.dumps(payload or {}).encode(),
+                    {"X-Amz-Target": f"{ECS_TARGET}.{operation}", "Content-Type": content_type})
+
+
+def socket_call(key: str, operation: str = "ListClusters", timeout: float = 10) -> tuple[str, float]:
+    """A signed ECS call over a bare socket: ("reset" | "eof" | "answered", seconds)."""
+    body = b"{}"
+    headers = signed_headers("ecs", key, body, {"X-Amz-Target": f"{ECS_TARGET}.{operation}",
+                                                "Content-Type": ECS_JSON})
+    host = SERVER.url.split("//", 1)[1]
+    head = [f"POST / HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    raw = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+    hostname, port = host.split(":")
+    started = time.monotonic()
+    with socket.create_connection((hostname, int(port)), timeout=timeout) as sock:
+        sock.sendall(raw)
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError as err:
+            assert err.errno == errno.ECONNRESET, err
+            return "reset", time.monotonic() - started
+    return ("answered" if data else "eof"), time.monotonic() - started
+
+
+def faulted(fn: Callable[[], object]) -> bool:
+    try:
+        fn()
+    except ClientError:
+        return True
+    return False
+
+
+def server_log() -> str:
+    SERVER.log.flush()
+    return (Path(SERVER.tmp.name) / "log").read_text(errors="replace")
+
+
+@check("faults: throttle on awsJson (ECS): 400 ThrottlingException, JSON 1.1 and 1.0 bodies")
+def _fault_throttle_json():
+    key = new_key()
+    set_faults(key, [{"service": "ecs", "operation": "ListClusters", "fault": "throttle"}])
+    status, headers, body = ecs_json(key, "ListClusters")
+    assert status == 400, (status, body)
+    assert json.loads(body) == {"__type": "ThrottlingException", "message": "Rate exceeded"}, body
+    assert headers["x-amzn-errortype"] == "ThrottlingException", headers
+    assert headers["content-type"] == ECS_JSON, headers
+    assert headers.get("x-amzn-requestid"), headers
+    status, headers, _ = ecs_json(key, "ListClusters", content_type="application/x-amz-json-1.0")
+    assert status == 400 and headers["content-type"] == "application/x-amz-json-1.0", headers
+    ecs = keyed("ecs", key)
+    expect_error("ThrottlingException", ecs.list_clusters)
+    ecs.describe_clusters()  # another operation of the service
+    keyed("elbv2", key).describe_target_groups()  # another service
+    client("ecs").list_clusters()  # another key
+    (rule,) = fault_report(key)
+    assert rule == {"service": "ecs", "operation": "ListClusters", "fault": "throttle",
+                    "matched": 3, "injected": 3}, rule
+    status, calls = SERVER.http("GET", f"/_autopilot/calls?accessKey={key}")
+    assert calls["calls"]["ecs.ListClusters"] == 3, calls  # faulted calls are still counted
+    set_faults(key, [])
+    ecs.list_clusters()
+    assert fault_report(key) == []
+
+
+@check("faults: throttle 429 TooManyRequestsException; code override")
+def _fault_throttle_429():
+    key = new_key()
+    set_faults(key, [{"operation": "ListClusters", "fault": "throttle", "status": 429,
+                      "code": "TooManyRequestsException"}])
+    status, headers, body = ecs_json(key, "ListClusters")
+    assert status == 429, status
+    assert json.loads(body)["__type"] == "TooManyRequestsException", body
+    assert headers["x-amzn-errortype"] == "TooManyRequestsException", headers
+    expect_error("TooManyRequestsException", keyed("ecs", key).list_clusters, status=429)
+
+
+@check("faults: throttle on awsQuery (ELBv2) and ec2Query; 500 InternalError on awsQuery")
+def _fault_throttle_query():
+    key = new_key()
+    set_faults(key, [{"service": "elasticloadbalancing", "fault": "throttle", "count": 1},
+                     {"service": "elasticloadbalancing", "fault": "error"},
+                     {"service": "ec2", "fault": "throttle", "count": 1}])
+    body = b"Action=DescribeTargetGroups&Version=2015-12-01"
+    status, headers, payload = raw_post(
+        "elasticloadbalancing", key, body,
+        {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    assert status == 400, (status, payload)
+    assert headers["content-type"].startswith("text/xml"), headers
+    text = payload.decode()
+    for part in ("<ErrorResponse>", "<Type>Sender</Type>", "<Code>Throttling</Code>",
+                 "<Message>Rate exceeded</Message>", "<RequestId>"):
+        assert part in text, text
+    elb = keyed("elbv2", key)
+    err = expect_error("InternalError", elb.describe_target_groups, status=500)
+    assert err.response["Error"]["Type"] == "Receiver", err.response
+    set_faults(key, [{"service": "elasticloadbalancing", "fault": "throttle"},
+                     {"service": "ec2", "fault": "throttle", "count": 1}])
+    expect_error("Throttling", elb.describe_target_groups)
+    ec2 = keyed("ec2", key)
+    expect_error("RequestLimitExceeded", ec2.describe_vpcs)
+    assert ec2.describe_vpcs()["Vpcs"], "count 1: the second call passes"
+
+
+@check("faults: throttle on Smithy RPC v2 CBOR (CloudWatch); botocore's CBOR parser reads it")
+def _fault_throttle_cbor():
+    key = new_key()
+    set_faults(key, [{"service": "monitoring", "operation": "ListMetrics", "fault": "throttle"},
+                     {"service": "monitoring", "operation": "DescribeAlarms", "fault": "error",
+                      "status": 503}])
+    resp = cbor_call("ListMetrics", {}, key=key)
+    assert resp.status == 400, (resp.status, resp.body)
+    assert resp.headers["smithy-protocol"] == "rpc-v2-cbor", resp.headers
+    assert resp.headers["content-type"] == "application/cbor", resp.headers
+    assert resp.headers["x-amzn-query-error"] == "ThrottlingException;Sender", resp.headers
+    assert resp.data == {"__type": "ThrottlingException", "message": "Rate exceeded"}, resp.data
+    parsed = resp.sdk_parse()
+    assert parsed["Error"]["Code"] == "ThrottlingException", parsed
+    resp = cbor_call("DescribeAlarms", {}, key=key)
+    assert resp.status == 503 and resp.data["__type"] == "ServiceUnavailable", resp.data
+    assert resp.headers["x-amzn-query-error"] == "ServiceUnavailable;Receiver", resp.headers
+    assert cbor_call("ListMetrics", {}).status == 200, "another key is not faulted"
+
+
+@check("faults: error 500 InternalFailure / 503 ServiceUnavailable; retried, then served")
+def _fault_errors():
+    key = new_key()
+    set_faults(key, [{"operation": "ListClusters", "fault": "error", "count": 1},
+                     {"operation": "ListClusters", "fault": "error", "status": 503, "count": 1}])
+    status, headers, body = ecs_json(key, "ListClusters")
+    assert status == 500, status
+    assert json.loads(body) == {
+        "__type": "InternalFailure",
+        "message": "The request processing has failed because of an unknown error, "
+                   "exception or failure."}, body
+    expect_error("ServiceUnavailable", keyed("ecs", key).list_clusters, status=503)
+    keyed("ecs", key).list_clusters()
+    set_faults(key, [{"operation": "ListClusters", "fault": "error", "status": 503, "count": 2}])
+    keyed("ecs", key, attempts=3).list_clusters()  # standard retries: 503, 503, 200
+    (rule,) = fault_report(key)
+    assert rule["matched"] == 3 and rule["injected"] == 2, rule
+
+
+@check("faults: latency delays one key's calls, then serves them")
+def _fault_latency():
+    key = new_key()
+    set_faults(key, [{"service": "ecs", "fault": "latency", "ms": 400}])
+    started = time.monotonic()
+    keyed("ecs", key).list_clusters()
+    assert time.monotonic() - started >= 0.4, time.monotonic() - started
+    started = time.monotonic()
+    client("ecs").list_clusters()
+    assert time.monotonic() - started < 0.4, "another key is not delayed"
+    (rule,) = fault_report(key)
+    assert rule["injected"] == 1, rule
+
+
+@check("faults: reset answers with a TCP RST; boto3 sees a connection error; server unharmed")
+def _fault_reset():
+    key = new_key()
+    set_faults(key, [{"operation": "ListClusters", "fault": "reset", "count": 2}])
+    outcome, seconds = socket_call(key)
+    assert outcome == "reset" and seconds < 2, (outcome, seconds)
+    try:
+        keyed("ecs", key).list_clusters()
+        raise AssertionError("expected a connection error")
+    except botocore.exceptions.ConnectionClosedError:
+        pass  # "Connection was closed before we received a valid response"
+    assert socket_call(key)[0] == "answered", "count 2: the third call is served"
+    keyed("ecs", key).list_clusters()
+    assert "Traceback" not in server_log() and "Error on request" not in server_log()
+
+
+@check("faults: hang holds one request, serves the rest, released at once by clearing")
+def _fault_hang():
+    key = new_key()
+    set_faults(key, [{"operation": "ListClusters", "fault": "hang"}])  # 300 s by default
+    results: list = []
+    hung = threading.Thread(target=lambda: results.append(socket_call(key, timeout=30)))
+    hung.start()
+    time.sleep(0.5)
+    assert hung.is_alive() and not results, results
+    keyed("ecs", key).describe_clusters()  # same key, another operation
+    client("ecs").list_clusters()  # another key
+    started = time.monotonic()
+    set_faults(key, [])  # releases it
+    hung.join(5)
+    assert not hung.is_alive(), "not released"
+    assert results[0][0] == "reset", results
+    assert time.monotonic() - started < 2, time.monotonic() - started
+    # Its own timeout ends a hang too; and POST /_autopilot/faults/reset releases.
+    set_faults(key, [{"operation": "ListClusters", "fault": "hang", "seconds": 0.5}])
+    outcome, seconds = socket_call(key)
+    assert outcome == "reset" and 0.5 <= seconds < 3, (outcome, seconds)
+    set_faults(key, [{"operation": "ListClusters", "fault": "hang", "seconds": 60}])
+    results.clear()
+    hung = threading.Thread(target=lambda: results.append(socket_call(key, timeout=30)))
+    hung.start()
+    time.sleep(0.3)
+    assert SERVER.http("POST", "/_autopilot/faults/reset", {}) == (200, {"faults": {}})
+    hung.join(5)
+    assert results and results[0][0] == "reset", results
+    assert SERVER.http("GET", "/_autopilot/faults") == (200, {"faults": {}})
+    assert "Traceback" not in server_log()
+
+
+@check("faults: after, count, fraction (4, 7, 10 of 10 at 0.3), seed; first deciding rule wins")
+def _fault_selection():
+    key = new_key()
+    ecs = keyed("ecs", key)
+    set_faults(key, [{"operation": "ListClusters", "fault": "throttle", "after": 2, "count": 2}])
+    pattern = [faulted(ecs.list_clusters) for _ in range(6)]
+    assert pattern == [False, False, True, True, False, False], pattern
+    assert fault_report(key)[0]["matched"] == 6 and fault_report(key)[0]["injected"] == 2
+
+    set_faults(key, [{"operation": "ListClusters", "fault": "throttle", "fraction": 0.3}])
+    pattern = [faulted(ecs.list_clusters) for _ in range(10)]
+    assert [i + 1 for i, hit in enumerate(pattern) if hit] == [4, 7, 10], pattern
+
+    set_faults(key, [{"operation": "ListClusters", "fault": "throttle", "fraction": 0.5,
+                      "after": 1}])
+    pattern = [faulted(ecs.list_clusters) for _ in range(7)]
+    assert [i + 1 for i, hit in enumerate(pattern) if hit] == [3, 5, 7], pattern
+
+    rng = random.Random(42)
+    expected = [rng.random() < 0.4 for _ in range(20)]
+    for _ in range(2):  # the same seed gives the same pattern
+        set_faults(key, [{"operation": "ListClusters", "fault": "throttle", "fraction": 0.4,
+                          "seed": 42}])
+        assert [faulted(ecs.list_clusters) for _ in range(20)] == expected
+
+    set_faults(key, [{"operation": "ListClusters", "fault": "throttle", "count": 1},
+                     {"fault": "error", "status": 503, "count": 1},
+                     {"service": "ecs", "fault": "error"}])
+    codes = []
+    for _ in range(4):
+        try:
+            ecs.list_clusters()
+            codes.append(None)
+        except ClientError as err:
+            codes.append(err.response["Error"]["Code"])
+    assert codes == ["ThrottlingException", "ServiceUnavailable", "InternalFailure",
+                     "InternalFailure"], codes
+    report = [(r["matched"], r["injected"]) for r in fault_report(key)]
+    assert report == [(4, 1), (4, 1), (4, 2)], report
+    set_faults(key, [])
+
+
+@check("faults: rules are per access key; '*' covers keys without rules of their own")
+def _fault_isolation():
+    one, two, three = new_key(), new_key(), new_key()
+    set_faults(one, [{"service": "ecs", "operation": "ListClusters", "fault": "throttle"}])
+    set_faults(two, [{"service": "ecs", "fault": "error", "status": 503}])
+    expect_error("ThrottlingException", keyed("ecs", one).list_clusters)
+    expect_error("ServiceUnavailable", keyed("ecs", two).list_clusters, status=503)
+    keyed("ecs", three).list_clusters()
+    try:
+        set_faults("*", [{"service": "ecs", "operation": "DescribeClusters",
+                          "fault": "throttle", "status": 429}])
+        expect_error("ThrottlingException", keyed("ecs", three).describe_clusters, status=429)
+        keyed("ecs", three).list_clusters()  # the "*" rule is DescribeClusters only
+        keyed("ecs", one).describe_clusters()  # own rules, so "*" does not apply
+        status, everything = SERVER.http("GET", "/_autopilot/faults")
+        assert status == 200 and {one, two, "*"} <= set(everything["faults"]), everything
+        assert everything["faults"]["*"][0]["injected"] == 1, everything
+        set_faults(one, [])  # now "*" applies to it
+        expect_error("ThrottlingException", keyed("ecs", one).describe_clusters, status=429)
+    finally:
+        set_faults("*", [])
+        set_faults(two, [])
+    keyed("ecs", three).describe_clusters()
+
+
+@check("faults: the endpoint validates strictly and names the bad field")
+def _fault_validation():
+    def rejected(body: object, message: str) -> None:
+        status, answer = SERVER.http("POST", "/_autopilot/faults", body)
+        assert status == 400, (status, answer, body)
+        assert answer["error"].startswith(message), (answer, message)
+
+    key = new_key()
+
+    def rule(**fields) -> dict:
+        return {"accessKey": key, "rules": [{"fault": "throttle"}, fields]}
+
+    rejected(rule(fault="throttle", fraction=0), "rules[1].fraction: must be in (0, 1]")
+    rejected(rule(fault="throttle", fraction=1.5), "rules[1].fraction: must be in (0, 1]")
+    rejected(rule(fault="throttle", fraction="half"), "rules[1].fraction:")
+    rejected(rule(fault="explode"), "rules[1].fault: must be one of")
+    rejected(rule(), "rules[1].fault:")
+    rejected(rule(fault="throttle", colour="red"), "rules[1].colour: unknown field")
+    rejected(rule(fault="throttle", status=500), "rules[1].status: must be 400 or 429")
+    rejected(rule(fault="error", status=502), "rules[1].status: must be 500 or 503")
+    rejected(rule(fault="error", status=True), "rules[1].status:")
+    rejected(rule(fault="throttle", ms=5), "rules[1].ms: only for fault latency")
+    rejected(rule(fault="latency"), "rules[1].ms: required for latency")
+    rejected(rule(fault="latency", ms=-1), "rules[1].ms:")
+    rejected(rule(fault="hang", seconds=0), "rules[1].seconds:")
+    rejected(rule(fault="reset", code="X"), "rules[1].code: only for fault")
+    rejected(rule(fault="throttle", code=""), "rules[1].code: must be a non-empty string")
+    rejected(rule(fault="throttle", service=3), "rules[1].service:")
+    rejected(rule(fault="throttle", count=0), "rules[1].count: must be an integer >= 1")
+    rejected(rule(fault="throttle", count=True), "rules[1].count:")
+    rejected(rule(fault="throttle", after=-1), "rules[1].after: must be an integer >= 0")
+    rejected(rule(fault="throttle", seed=1.5), "rules[1].seed: must be an integer")
+    rejected({"accessKey": key, "rules": ["throttle"]}, "rules[0]: must be an object")
+    rejected({"rules": []}, "accessKey:")
+    rejected({"accessKey": "", "rules": []}, "accessKey:")
+    rejected({"accessKey": key}, "rules: must be a list")
+    rejected({"accessKey": key, "rules": {}}, "rules: must be a list")
+    rejected({"accessKey": key, "rules": [], "extra": 1}, "extra: unknown field")
+    rejected([], "body: must be an object")
+    assert fault_report(key) == [], "a rejected request changes nothing"
+    assert SERVER.http("GET", "/_autopilot/faults/reset")[0] == 405
+    status, answer = SERVER.http("POST", "/_autopilot/faults", {"accessKey": key, "rules": [
+        {"fault": "latency", "ms": 0}, {"fault": "hang", "seconds": 1.5},
+        {"fault": "reset", "service": "ecr", "operation": "GetAuthorizationToken", "seed": 3,
+         "fraction": 0.25, "after": 1, "count": 2}]})
+    assert status == 200, answer
+    assert answer["rules"][2] == {"fault": "reset", "service": "ecr",
+                                  "operation": "GetAuthorizationToken", "seed": 3,
+                                  "fraction": 0.25, "after": 1, "count": 2,
+                                  "matched": 0, "injected": 0}, answer
+    set_faults(key, [])
 
 
 def main() -> int:

@@ -12,6 +12,8 @@ The app is the one ``moto.server.main`` builds
 wrapped in ``middleware.AutopilotMiddleware``, after installing the extensions:
 
 * ``counting.py``: per-(service, operation) call counts;
+* ``faults.py``: fault injection (throttling, server errors, latency,
+  connection resets, hangs) per access key and operation;
 * ``cloudwatch_cbor.py``: CloudWatch over Smithy RPC v2 CBOR;
 * ``cloudwatch_stats.py``: metric queries match dimensions in any order, and
   percentile statistics;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_types::region::Region;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The account moto serves by default.
@@ -78,25 +78,37 @@ impl LocalAws {
         format!("{}{path}", self.endpoint)
     }
 
-    /// An `SdkConfig` for the test's own calls, in `region`.
+    /// An `SdkConfig` for the test's own calls, in `region`, signed with
+    /// the access key ID `testing` that every test shares.
     pub async fn sdk_config(&self, region: &str) -> SdkConfig {
+        self.sdk_config_with_key(region, "testing").await
+    }
+
+    /// An `SdkConfig` in `region` whose calls are signed with `access_key`
+    /// (see [`new_access_key`]), so the local AWS counts them, and injects
+    /// faults into them, apart from every other test's.
+    pub async fn sdk_config_with_key(&self, region: &str, access_key: &str) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .http_client(autopilot_shared::aws::BuiltOnFirstRequest::default_https())
             .region(Region::new(region.to_owned()))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_credential_types())
+            .credentials_provider(aws_credential_types::Credentials::new(
+                access_key,
+                "testing",
+                Some("testing".into()),
+                None,
+                "local-aws",
+            ))
             .load()
             .await
     }
 
     /// The environment a function process gets: the Region, test
     /// credentials and the endpoint, as Lambda would set them. Each call
-    /// makes a new access key ID, so the local AWS can count one process's calls.
+    /// makes a new access key ID, so the local AWS can count one process's
+    /// calls and inject faults into them alone.
     pub fn function_env(&self, region: &str) -> Vec<(String, String)> {
-        let access_key = format!(
-            "AKIA{}",
-            uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase()
-        );
+        let access_key = new_access_key();
         [
             ("AWS_REGION", region),
             ("AWS_DEFAULT_REGION", region),
@@ -111,10 +123,12 @@ impl LocalAws {
         .collect()
     }
 
-    /// Clears every resource in the local AWS (moto's reset), for the demo's fresh start.
+    /// Clears every resource in the local AWS (moto's reset), the call
+    /// counts and every injected fault, for the demo's fresh start.
     pub async fn reset(&self) {
         self.post_json("/moto-api/reset", json!({})).await;
         self.reset_calls().await;
+        self.reset_faults().await;
     }
 
     /// AWS calls served since the last reset, by `service.Operation`.
@@ -136,6 +150,18 @@ impl LocalAws {
             .collect()
     }
 
+    /// The AWS calls signed with `access_key`, as counted on the wire
+    /// (`ecs.UpdateService`: signing name and operation), with their
+    /// counts. A call is counted when it arrives, whether or not a fault
+    /// kept it from being answered.
+    pub async fn calls_of_key(&self, access_key: &str) -> BTreeMap<String, u64> {
+        self.calls_path(&format!(
+            "/_autopilot/calls?accessKey={}",
+            url_encode(access_key)
+        ))
+        .await
+    }
+
     async fn calls_path(&self, path: &str) -> BTreeMap<String, u64> {
         #[derive(Deserialize)]
         struct Calls {
@@ -155,6 +181,65 @@ impl LocalAws {
     /// Clears the call counts.
     pub async fn reset_calls(&self) {
         self.post_json("/_autopilot/calls/reset", json!({})).await;
+    }
+
+    /// Makes the local AWS misbehave for one function process: its calls
+    /// (signed with its own access key ID) get `rules`, evaluated in order,
+    /// in place of any it had. Other processes and tests are not affected.
+    /// Panics when the local AWS rejects a rule.
+    pub async fn inject_faults(&self, process: &crate::LambdaProcess, rules: &[Fault]) {
+        self.inject_faults_for_key(process_key(process), rules)
+            .await;
+    }
+
+    /// Replaces the fault rules of the calls signed with `access_key` (an
+    /// empty `rules` clears them and releases the calls they hang). `"*"`
+    /// names every call whose key has no rules of its own, which includes
+    /// every other test running at the same time: use it only in a test
+    /// that runs alone.
+    pub async fn inject_faults_for_key(&self, access_key: &str, rules: &[Fault]) {
+        self.post_json(
+            "/_autopilot/faults",
+            json!({ "accessKey": access_key, "rules": rules }),
+        )
+        .await;
+    }
+
+    /// The fault rules of one function process, with how many of its calls
+    /// each matched and how many faults each injected.
+    pub async fn faults_of(&self, process: &crate::LambdaProcess) -> Vec<FaultReport> {
+        self.faults_for_key(process_key(process)).await
+    }
+
+    /// The fault rules of `access_key`, with their counts.
+    pub async fn faults_for_key(&self, access_key: &str) -> Vec<FaultReport> {
+        #[derive(Deserialize)]
+        struct Faults {
+            rules: Vec<FaultReport>,
+        }
+        let faults: Faults = self
+            .get_json(&format!(
+                "/_autopilot/faults?accessKey={}",
+                url_encode(access_key)
+            ))
+            .await;
+        faults.rules
+    }
+
+    /// Clears one function process's fault rules and releases the calls
+    /// they hang.
+    pub async fn clear_faults(&self, process: &crate::LambdaProcess) {
+        self.inject_faults(process, &[]).await;
+    }
+
+    /// Clears the fault rules of `access_key` and releases the calls they hang.
+    pub async fn clear_faults_for_key(&self, access_key: &str) {
+        self.inject_faults_for_key(access_key, &[]).await;
+    }
+
+    /// Clears every access key's fault rules and releases every hung call.
+    pub async fn reset_faults(&self) {
+        self.post_json("/_autopilot/faults/reset", json!({})).await;
     }
 
     /// The `PutLifecycleEventHookExecutionStatus` calls recorded for a deployment, in order.
@@ -244,14 +329,194 @@ impl LocalAws {
     }
 }
 
-fn aws_credential_types() -> aws_credential_types::Credentials {
-    aws_credential_types::Credentials::new(
-        "testing",
-        "testing",
-        Some("testing".into()),
-        None,
-        "local-aws",
+fn process_key(process: &crate::LambdaProcess) -> &str {
+    process
+        .env("AWS_ACCESS_KEY_ID")
+        .expect("the process has an access key")
+}
+
+/// A fresh access key ID (`AKIA` and 16 random characters), as each function
+/// process gets: the local AWS counts calls and scopes faults by it.
+pub fn new_access_key() -> String {
+    format!(
+        "AKIA{}",
+        uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase()
     )
+}
+
+/// What a [`Fault`] rule does to a call it selects. How each looks on the
+/// wire, per protocol, is documented in `tests/localaws/faults.py`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    /// The protocol's throttling error: HTTP 400 (or 429) with
+    /// `ThrottlingException` (awsJson, CBOR), `Throttling` (awsQuery) or
+    /// `RequestLimitExceeded` (EC2).
+    Throttle,
+    /// A server error: HTTP 500 `InternalFailure` (`InternalError` over
+    /// awsQuery) or 503 `ServiceUnavailable`.
+    Error,
+    /// A delay, after which the call is served as usual.
+    Latency,
+    /// No answer: the connection is reset (TCP RST).
+    Reset,
+    /// No answer for a while (or until the rules are cleared), then a reset.
+    Hang,
+}
+
+/// One fault rule for [`LocalAws::inject_faults`], built fluently:
+/// `Fault::throttle().service("ecs").operation("UpdateService").fraction(0.3)`.
+///
+/// A rule selects among the calls it matches (by signing name and
+/// operation; any when unset): it skips the first [`after`](Fault::after),
+/// then faults a [`fraction`](Fault::fraction) of the rest (evenly spread:
+/// 0.3 faults the 4th, 7th and 10th; or at random with a
+/// [`seed`](Fault::seed)), at most [`count`](Fault::count) times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fault {
+    fault: FaultKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    operation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fraction: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+}
+
+impl Fault {
+    fn new(fault: FaultKind) -> Fault {
+        Fault {
+            fault,
+            service: None,
+            operation: None,
+            status: None,
+            code: None,
+            ms: None,
+            seconds: None,
+            after: None,
+            count: None,
+            fraction: None,
+            seed: None,
+        }
+    }
+
+    /// Throttling: HTTP 400 with the protocol's throttling error code
+    /// (see [`FaultKind::Throttle`]); [`status`](Fault::status) and
+    /// [`code`](Fault::code) change them.
+    pub fn throttle() -> Fault {
+        Fault::new(FaultKind::Throttle)
+    }
+
+    /// A server error with HTTP `status` 500 or 503 (see [`FaultKind::Error`]).
+    pub fn error(status: u16) -> Fault {
+        Fault::new(FaultKind::Error).status(status)
+    }
+
+    /// `milliseconds` of delay before the call is served.
+    pub fn latency(milliseconds: u64) -> Fault {
+        Fault {
+            ms: Some(milliseconds),
+            ..Fault::new(FaultKind::Latency)
+        }
+    }
+
+    /// The connection is reset without an answer.
+    pub fn reset() -> Fault {
+        Fault::new(FaultKind::Reset)
+    }
+
+    /// No answer for `seconds` (or until the rules are cleared), then a reset.
+    pub fn hang(seconds: u64) -> Fault {
+        Fault {
+            seconds: Some(seconds),
+            ..Fault::new(FaultKind::Hang)
+        }
+    }
+
+    /// Only calls to this service, by SigV4 signing name: `ecs`, `ecr`,
+    /// `codedeploy`, `elasticloadbalancing`, `monitoring` (CloudWatch),
+    /// `application-autoscaling`, ...
+    pub fn service(mut self, signing_name: &str) -> Fault {
+        self.service = Some(signing_name.to_owned());
+        self
+    }
+
+    /// Only calls of this operation (`UpdateService`).
+    pub fn operation(mut self, operation: &str) -> Fault {
+        self.operation = Some(operation.to_owned());
+        self
+    }
+
+    /// The HTTP status: 400 or 429 for a throttle, 500 or 503 for an error.
+    pub fn status(mut self, status: u16) -> Fault {
+        self.status = Some(status);
+        self
+    }
+
+    /// The error code in place of the protocol's default
+    /// (`TooManyRequestsException`, `RequestLimitExceeded`, ...).
+    pub fn code(mut self, code: &str) -> Fault {
+        self.code = Some(code.to_owned());
+        self
+    }
+
+    /// Lets the first `calls` matching calls through.
+    pub fn after(mut self, calls: u64) -> Fault {
+        self.after = Some(calls);
+        self
+    }
+
+    /// Injects at most `faults` faults; then the rule is spent.
+    pub fn count(mut self, faults: u64) -> Fault {
+        self.count = Some(faults);
+        self
+    }
+
+    /// Faults this fraction (0 < f <= 1) of the selected calls, evenly
+    /// spread (call n is faulted when floor(n f) > floor((n - 1) f)).
+    pub fn fraction(mut self, fraction: f64) -> Fault {
+        self.fraction = Some(fraction);
+        self
+    }
+
+    /// Picks the [`fraction`](Fault::fraction) at random instead,
+    /// reproducibly: Python's `random.Random(seed)`, one draw per call.
+    pub fn seed(mut self, seed: u64) -> Fault {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// What the rule does.
+    pub fn kind(&self) -> FaultKind {
+        self.fault
+    }
+}
+
+/// A fault rule as the local AWS holds it, with its counts.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FaultReport {
+    /// The rule as given.
+    #[serde(flatten)]
+    pub rule: Fault,
+    /// Calls the rule's service and operation matched.
+    pub matched: u64,
+    /// Faults it injected.
+    pub injected: u64,
 }
 
 /// `signing-name.Operation` as counted on the wire, to the IAM action

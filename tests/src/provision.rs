@@ -156,6 +156,24 @@ impl Environment {
         (digest, task_definition_arn)
     }
 
+    /// Every secret-looking value of the environment's task definitions:
+    /// [`SECRET_LOOKING_VALUES`], the secret and parameter ARNs, the
+    /// registry credentials' ARN, and the secret values themselves.
+    pub fn secret_looking_values(&self) -> Vec<String> {
+        let mut values: Vec<String> = SECRET_LOOKING_VALUES
+            .iter()
+            .map(|v| (*v).to_owned())
+            .collect();
+        values.extend([
+            "dd-label-key-44ab".to_owned(),
+            self.secret_arn.clone(),
+            self.parameter_arn.clone(),
+            registry_credentials_arn(&self.names, &self.region),
+            "s3cr3t".to_owned(),
+        ]);
+        values
+    }
+
     /// `registry/repository`.
     pub fn image_repository(&self) -> String {
         format!("{}/{}", self.registry, self.names.repository)
@@ -212,6 +230,27 @@ pub async fn push_image(
         .to_owned()
 }
 
+/// Secret-looking values the backend's task definition carries in plain
+/// text (a token in a URL, a password, a bearer token, an API key on the
+/// command line, a key in a Docker label). Together with the secret ARNs
+/// ([`Environment::secret_looking_values`]) they must never appear in a
+/// function's logs or answers.
+pub const SECRET_LOOKING_VALUES: [&str; 5] = [
+    "https://hooks.example.com/services/T0KEN-IN-URL-7f3a9c",
+    "pl41nt3xt-passw0rd-2b8e",
+    "Bearer eyJhbGciOiJIUzI1NiJ9.bGVha2VkLXRva2Vu.c2lnbmF0dXJl",
+    "cmd-line-key-9d41",
+    r#"[{"api_key": "dd-label-key-44ab"}]"#,
+];
+
+/// The Secrets Manager secret holding the sidecar's private-registry credentials.
+pub fn registry_credentials_arn(names: &Names, region: &str) -> String {
+    format!(
+        "arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{}-registry-creds-Ab12Cd",
+        names.prefix
+    )
+}
+
 /// Registers the backend's task definition and returns its ARN.
 pub async fn register_backend_task_definition(
     client: &aws_sdk_ecs::Client,
@@ -247,6 +286,15 @@ pub async fn register_backend_task_definition(
         .environment(kv("NODE_ENV", "production"))
         .environment(kv("PORT", "3000"))
         .environment(kv("REDIS_URL", "redis://localhost:6379"))
+        // What careless task definitions carry in plain text: none of it
+        // may ever reach a log line or an answer (see SECRET_LOOKING_VALUES).
+        .environment(kv("WEBHOOK_URL", SECRET_LOOKING_VALUES[0]))
+        .environment(kv("LEGACY_DB_PASSWORD", SECRET_LOOKING_VALUES[1]))
+        .environment(kv("AUTH_HEADER", SECRET_LOOKING_VALUES[2]))
+        .command("node")
+        .command("server.js")
+        .command(format!("--api-key={}", SECRET_LOOKING_VALUES[3]))
+        .docker_labels("com.datadoghq.ad.instances", SECRET_LOOKING_VALUES[4])
         .secrets(secret("DATABASE_URL", secret_arn))
         .secrets(secret("STRIPE_API_KEY", parameter_arn))
         .log_configuration(
@@ -297,6 +345,12 @@ pub async fn register_backend_task_definition(
     let redis = ecs::ContainerDefinition::builder()
         .name("redis")
         .image("public.ecr.aws/docker/library/redis:7.4-alpine")
+        .repository_credentials(
+            ecs::RepositoryCredentials::builder()
+                .credentials_parameter(registry_credentials_arn(names, region))
+                .build()
+                .expect("repository credentials"),
+        )
         .essential(false)
         .cpu(128)
         .memory_reservation(256)

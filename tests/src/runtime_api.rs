@@ -345,6 +345,21 @@ impl LambdaProcess {
         result.unwrap_or_else(|e| panic!("{}: {e}; logs:\n{}", self.name, self.logs()))
     }
 
+    /// Kills the process at once (SIGKILL), as Lambda does to a function
+    /// that runs out of time or memory: whatever it was doing stops
+    /// half-way, and nothing is reported.
+    pub async fn kill(mut self) {
+        // An error means it had exited already.
+        let _ = self.child.kill().await;
+    }
+
+    /// The access key ID the process signs its AWS calls with: the local
+    /// AWS counts calls and scopes injected faults by it.
+    pub fn access_key(&self) -> &str {
+        self.env("AWS_ACCESS_KEY_ID")
+            .expect("start_function gives every process its own access key")
+    }
+
     /// Time from process start to its first poll for an invocation: Lambda's Init Duration.
     pub fn init_duration(&self) -> Option<Duration> {
         self.api

@@ -61,7 +61,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::load_sdk_config;
+use autopilot_shared::aws::{CallPolicy, Retries, RetryMode, Timeouts, load_sdk_config};
 use autopilot_shared::checks::codedeploy::{CodeDeployDeployment, Reported, report_hook_status};
 use autopilot_shared::checks::defaults::{self, DefaultOptions};
 use autopilot_shared::checks::engine::{self, Bake, CheckResult, panic_message};
@@ -77,6 +77,32 @@ use futures::FutureExt;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use tokio::time::Instant;
+
+/// How the function's AWS calls retry and time out (`AWS_RETRY_MODE`,
+/// `AWS_MAX_ATTEMPTS` and `AWS_*_TIMEOUT_SECS` override it).
+///
+/// A hook must report before its deadline whatever AWS does: a check's reads
+/// retry quickly (3 attempts, 0.2 s to 2 s backoff, 5 s an attempt) and are
+/// cut off by the check's own deadline anyway; the status report is given the
+/// time left before the invocation deadline ([`CallPolicy::within`]), each
+/// attempt a third of it, so a hung attempt still leaves time for a retry.
+pub const CALL_POLICY: CallPolicy = CallPolicy {
+    retries: Retries {
+        mode: RetryMode::Standard,
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(200),
+        max_backoff: Duration::from_secs(2),
+    },
+    timeouts: Timeouts {
+        operation: Duration::from_secs(15),
+        attempt: Duration::from_secs(5),
+        connect: Duration::from_secs(2),
+    },
+};
+
+/// Time kept after the status report to hand Lambda the answer before the
+/// invocation deadline.
+const ANSWER_MARGIN: Duration = Duration::from_millis(250);
 
 /// Every IAM action the function calls: reporting, resolving the
 /// deployment, and the probes of each check kind. `template.yaml` grants
@@ -164,7 +190,7 @@ impl Config {
             return Err(ConfigError::invalid("HEALTH_PATH", "must start with /"));
         }
         Ok(Config {
-            common: CommonConfig::from_env(env)?,
+            common: CommonConfig::from_env(env, CALL_POLICY)?,
             hook,
             checks,
             bake,
@@ -199,11 +225,8 @@ impl Function {
     /// A bad configuration is kept and reported by every invocation.
     pub async fn from_env(env: &Env) -> Self {
         let config = Config::from_env(env);
-        let timeouts = config
-            .as_ref()
-            .map(|c| c.common.timeouts)
-            .unwrap_or_default();
-        let sdk = load_sdk_config(timeouts).await;
+        let policy = config.as_ref().map_or(CALL_POLICY, |c| c.common.calls);
+        let sdk = load_sdk_config(&policy).await;
         let mut function = Function::new(sdk, config);
         function.hook_hint = env.optional("HOOK").and_then(Hook::parse);
         #[cfg(debug_assertions)]
@@ -268,13 +291,25 @@ impl Function {
         let report_succeeded = decision.passed || dry_run;
         decision.log(deployment_id, dry_run);
 
+        // The report gets the time left before the invocation deadline (less
+        // the moment it takes to hand Lambda the answer), each attempt a
+        // third of it: a hung attempt still leaves room for a retry.
+        let report_deadline = invocation_deadline
+            .checked_sub(ANSWER_MARGIN)
+            .unwrap_or(invocation_deadline);
+        let policy = self
+            .config
+            .as_ref()
+            .map_or(CALL_POLICY, |c| c.common.calls)
+            .within(report_deadline.saturating_duration_since(Instant::now()));
         let reported = tokio::time::timeout_at(
-            invocation_deadline,
+            report_deadline,
             report_hook_status(
                 &self.codedeploy,
                 deployment_id,
                 &hook_event.lifecycle_event_hook_execution_id,
                 report_succeeded,
+                &policy,
             ),
         )
         .await;
@@ -324,28 +359,10 @@ impl Function {
     /// The event's IDs; a malformed event is `InvalidInput`, or the
     /// configuration error when there is one (it is the first thing to fix).
     fn parse(&self, payload: Value) -> Result<CodeDeployLifecycleEvent, HandlerError> {
-        let invalid = |error: EventError| match &self.config {
+        parse_hook_event(payload).map_err(|error| match &self.config {
             Err(config) => HandlerError::from_error(config),
             Ok(_) => HandlerError::from_error(&error),
-        };
-        let event: CodeDeployLifecycleEvent =
-            parse_event("CodeDeploy lifecycle hook", payload).map_err(invalid)?;
-        for (field, value) in [
-            ("DeploymentId", &event.deployment_id),
-            (
-                "LifecycleEventHookExecutionId",
-                &event.lifecycle_event_hook_execution_id,
-            ),
-        ] {
-            if value.trim().is_empty() {
-                return Err(invalid(EventError {
-                    event: "CodeDeploy lifecycle hook",
-                    path: field.to_owned(),
-                    reason: "must not be empty".to_owned(),
-                }));
-            }
-        }
-        Ok(event)
+        })
     }
 
     /// Gather and decide: the hook, its checks, and their verdict.
@@ -395,6 +412,29 @@ impl Function {
             results: report.results,
         }
     }
+}
+
+/// Reads a CodeDeploy lifecycle hook event as [`Function::handle`] does,
+/// before any AWS call: both IDs must be present and not blank. Errors name
+/// the field (`DeploymentId`, `LifecycleEventHookExecutionId`).
+pub fn parse_hook_event(payload: Value) -> Result<CodeDeployLifecycleEvent, EventError> {
+    let event: CodeDeployLifecycleEvent = parse_event("CodeDeploy lifecycle hook", payload)?;
+    for (field, value) in [
+        ("DeploymentId", &event.deployment_id),
+        (
+            "LifecycleEventHookExecutionId",
+            &event.lifecycle_event_hook_execution_id,
+        ),
+    ] {
+        if value.trim().is_empty() {
+            return Err(EventError {
+                event: "CodeDeploy lifecycle hook",
+                path: field.to_owned(),
+                reason: "must not be empty".to_owned(),
+            });
+        }
+    }
+    Ok(event)
 }
 
 /// What the checks decided.

@@ -54,7 +54,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::load_sdk_config;
+use autopilot_shared::aws::{CallPolicy, Retries, RetryMode, Timeouts, load_sdk_config};
 use autopilot_shared::checks::ecs_service::{EcsServiceDeployment, weights};
 use autopilot_shared::checks::engine::{self, CheckResult, Report, panic_message};
 use autopilot_shared::checks::http::HttpProber;
@@ -70,8 +70,29 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use progress::{Decision, Progress, Status, Timing};
-use settings::{EnvSettings, HookDetails, PROGRESS_KEY, SettingError, VERDICT_KEY};
+use settings::{EnvSettings, HookDetails, PROGRESS_KEY, SettingError, Settings, VERDICT_KEY};
 use stage::Stage;
+
+/// How the function's AWS calls retry and time out (`AWS_RETRY_MODE`,
+/// `AWS_MAX_ATTEMPTS` and `AWS_*_TIMEOUT_SECS` override it).
+///
+/// The hook must answer before its deadline whatever AWS does: its reads
+/// retry quickly (3 attempts, 0.2 s to 2 s backoff, 5 s an attempt) and are
+/// cut off by the run deadline anyway; a failing look is answered
+/// `IN_PROGRESS` and looked at again after `callBackDelay`.
+pub const CALL_POLICY: CallPolicy = CallPolicy {
+    retries: Retries {
+        mode: RetryMode::Standard,
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(200),
+        max_backoff: Duration::from_secs(2),
+    },
+    timeouts: Timeouts {
+        operation: Duration::from_secs(15),
+        attempt: Duration::from_secs(5),
+        connect: Duration::from_secs(2),
+    },
+};
 
 /// Every IAM action the function calls: reading the service deployment and
 /// its revisions, and the probes of each check kind. `template.yaml` grants
@@ -119,7 +140,7 @@ impl Config {
                 reason: e.to_string(),
             })?;
         Ok(Config {
-            common: CommonConfig::from_env(env)?,
+            common: CommonConfig::from_env(env, CALL_POLICY)?,
             settings: EnvSettings::from_env(env)?,
             pins,
             metrics_namespace: env
@@ -153,11 +174,8 @@ impl Function {
     /// A bad configuration is kept and answered `FAILED` by every invocation.
     pub async fn from_env(env: &Env) -> Self {
         let config = Config::from_env(env);
-        let timeouts = config
-            .as_ref()
-            .map(|c| c.common.timeouts)
-            .unwrap_or_default();
-        let sdk = load_sdk_config(timeouts).await;
+        let policy = config.as_ref().map_or(CALL_POLICY, |c| c.common.calls);
+        let sdk = load_sdk_config(&policy).await;
         #[allow(unused_mut)]
         let mut function = Function::new(sdk, config);
         #[cfg(debug_assertions)]
@@ -228,46 +246,35 @@ impl Function {
             Ok(config) => config,
             Err(error) => return Answer::failed(format!("bad configuration: {error}"), echo),
         };
-        let event: EcsLifecycleHookEvent = match parse_event("ECS lifecycle hook", payload) {
-            Ok(event) => event,
-            Err(error) => return Answer::failed(error.to_string(), echo),
+        let invocation = parse_invocation(payload, &config.settings);
+        // The fault strikes once the stage is known, whatever follows.
+        #[cfg(debug_assertions)]
+        {
+            let stage = match &invocation {
+                Ok(invocation) => Some(invocation.stage),
+                Err(rejected) => rejected.stage,
+            };
+            if let Some(stage) = stage
+                && self.faults.panic_stage.as_deref() == Some(stage.as_str())
+            {
+                panic!("fault injected at stage {stage} ({FAULT_PANIC_STAGE})");
+            }
+        }
+        let Invocation {
+            event,
+            stage,
+            details,
+            settings,
+        } = match invocation {
+            Ok(invocation) => invocation,
+            Err(rejected) => return rejected.answer(echo, config.common.dry_run),
         };
         let mut answer = Answer::failed(String::new(), echo);
         answer.execution_id = Some(event.execution_id.clone());
         answer.service_arn = Some(event.execution_details.service_arn.clone());
         answer.dry_run = config.common.dry_run;
-        if let Err(reason) = required_fields(&event) {
-            answer.reason = reason;
-            return answer;
-        }
-        let Some(stage) = Stage::parse(&event.lifecycle_stage) else {
-            answer.reason = format!(
-                "malformed ECS lifecycle hook event: lifecycleStage: {:?} is not a lifecycle stage; expected one of {}",
-                event.lifecycle_stage,
-                Stage::names()
-            );
-            return answer;
-        };
         answer.stage = Some(stage);
-        #[cfg(debug_assertions)]
-        if self.faults.panic_stage.as_deref() == Some(stage.as_str()) {
-            panic!("fault injected at stage {stage} ({FAULT_PANIC_STAGE})");
-        }
-        let details = match HookDetails::parse(&event.hook_details) {
-            Ok(details) => details,
-            Err(error) => {
-                answer.reason = format!("bad configuration: {error}");
-                return answer;
-            }
-        };
         answer.config = details.config.clone();
-        let settings = match settings::resolve(stage, &config.settings, &details) {
-            Ok(settings) => settings,
-            Err(error) => {
-                answer.reason = format!("bad configuration: {error}");
-                return answer;
-            }
-        };
         let now = epoch_ms();
         let progress = Progress::resume(
             details.progress.clone(),
@@ -347,6 +354,91 @@ impl Function {
         }
         answer
     }
+}
+
+/// An invocation read as far as its checks: what [`parse_invocation`] gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    /// The event.
+    pub event: EcsLifecycleHookEvent,
+    /// Its lifecycle stage.
+    pub stage: Stage,
+    /// Its `hookDetails`.
+    pub details: HookDetails,
+    /// What the stage runs: `hookDetails` over the environment over the
+    /// stage's defaults.
+    pub settings: Settings,
+}
+
+/// An invocation [`parse_invocation`] rejects, with what it read before the
+/// fault (the answer reports it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The `FAILED` answer's reason, naming the field.
+    pub reason: String,
+    /// `executionId`, when the event parsed.
+    pub execution_id: Option<String>,
+    /// `executionDetails.serviceArn`, when the event parsed.
+    pub service_arn: Option<String>,
+    /// The stage, when it is one.
+    pub stage: Option<Stage>,
+}
+
+impl Rejected {
+    fn answer(self, echo: Map<String, Value>, dry_run: bool) -> Answer {
+        let Some(execution_id) = self.execution_id else {
+            return Answer::failed(self.reason, echo);
+        };
+        let mut answer = Answer::failed(String::new(), echo);
+        answer.reason = self.reason;
+        answer.execution_id = Some(execution_id);
+        answer.service_arn = self.service_arn;
+        answer.stage = self.stage;
+        answer.dry_run = dry_run;
+        answer
+    }
+}
+
+/// Reads an invocation's payload as [`Function::handle`] does, before any
+/// AWS call: the event, its required fields, its stage, its `hookDetails`,
+/// and the settings they resolve to over `env`. The reason of a rejection
+/// names the field (`malformed ECS lifecycle hook event: lifecycleStage:
+/// ...`, `bad configuration: invalid hookDetails.maxWaitSeconds: ...`).
+pub fn parse_invocation(payload: Value, env: &EnvSettings) -> Result<Invocation, Rejected> {
+    let event: EcsLifecycleHookEvent =
+        parse_event("ECS lifecycle hook", payload).map_err(|error| Rejected {
+            reason: error.to_string(),
+            execution_id: None,
+            service_arn: None,
+            stage: None,
+        })?;
+    let rejected = |reason: String, stage: Option<Stage>| Rejected {
+        reason,
+        execution_id: Some(event.execution_id.clone()),
+        service_arn: Some(event.execution_details.service_arn.clone()),
+        stage,
+    };
+    required_fields(&event).map_err(|reason| rejected(reason, None))?;
+    let Some(stage) = Stage::parse(&event.lifecycle_stage) else {
+        return Err(rejected(
+            format!(
+                "malformed ECS lifecycle hook event: lifecycleStage: {:?} is not a lifecycle stage; expected one of {}",
+                event.lifecycle_stage,
+                Stage::names()
+            ),
+            None,
+        ));
+    };
+    let details = HookDetails::parse(&event.hook_details)
+        .map_err(|error| rejected(format!("bad configuration: {error}"), Some(stage)))?;
+    let settings = settings::resolve(stage, env, &details)
+        .map_err(|error| rejected(format!("bad configuration: {error}"), Some(stage)))?;
+    Ok(Invocation {
+        event,
+        stage,
+        details,
+        settings,
+    })
 }
 
 /// At a traffic-shift stage, whether ECS is rolling the deployment back, and

@@ -6,20 +6,45 @@
 //! redeploy, logs and returns the summary, and publishes outcome metrics.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::{AwsError, load_sdk_config};
+use autopilot_shared::aws::{AwsError, CallPolicy, Retries, RetryMode, Timeouts, load_sdk_config};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
 use autopilot_shared::discovery::{ClusterScope, Pacing};
 use autopilot_shared::error::{Classify, ErrorKind};
-use autopilot_shared::events::{EcrImageAction, EventBridgeEvent, parse_event};
+use autopilot_shared::events::{EcrImageAction, EventBridgeEvent, EventError, parse_event};
 use autopilot_shared::image::ImageRefError;
 use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
 use autopilot_shared::redeploy::appspec::ECS_HOOKS;
+use autopilot_shared::redeploy::plan::PushedImage;
 use autopilot_shared::redeploy::{Clients, Outcome, Settings, Summary, pushed_image, redeploy};
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
+
+/// How the function's AWS calls retry and time out (`AWS_RETRY_MODE`,
+/// `AWS_MAX_ATTEMPTS` and `AWS_*_TIMEOUT_SECS` override it).
+///
+/// ECS throttles `RegisterTaskDefinition` at 1 a second after a burst of 20
+/// and service updates at 5 a second after 50, per account and Region, shared
+/// with every other caller: six attempts with full-jitter backoff from 0.5 s
+/// to 10 s ride out about 20 s of throttling. One call gives up after 40 s, so
+/// a service that cannot be reached is reported failed (and the event retried
+/// by Lambda) well inside the 120 s function timeout.
+pub const CALL_POLICY: CallPolicy = CallPolicy {
+    retries: Retries {
+        mode: RetryMode::Standard,
+        max_attempts: 6,
+        initial_backoff: Duration::from_millis(500),
+        max_backoff: Duration::from_secs(10),
+    },
+    timeouts: Timeouts {
+        operation: Duration::from_secs(40),
+        attempt: Duration::from_secs(10),
+        connect: Duration::from_secs(3),
+    },
+};
 
 /// Every IAM action the function needs: the API calls it makes, then the
 /// actions AWS authorizes inside them (tagging a registered revision, passing
@@ -94,7 +119,7 @@ impl Config {
             }
         }
         Ok(Config {
-            common: CommonConfig::from_env(env)?,
+            common: CommonConfig::from_env(env, CALL_POLICY)?,
             scope: ClusterScope::from_list(env.list("CLUSTERS")),
             concurrency,
             read_rate,
@@ -131,11 +156,8 @@ impl Function {
     /// A bad configuration is kept and reported by every invocation.
     pub async fn from_env(env: &Env) -> Self {
         let config = Config::from_env(env);
-        let timeouts = config
-            .as_ref()
-            .map(|c| c.common.timeouts)
-            .unwrap_or_default();
-        let sdk = load_sdk_config(timeouts).await;
+        let policy = config.as_ref().map_or(CALL_POLICY, |c| c.common.calls);
+        let sdk = load_sdk_config(&policy).await;
         Function::new(sdk, config)
     }
 
@@ -157,50 +179,14 @@ impl Function {
     /// failed (`Retryable` when a retry can help).
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
         let config = self.config.as_ref().map_err(HandlerError::from_error)?;
-        let envelope: EventBridgeEvent<Value> = parse_event("ECR image action", event.payload)
-            .map_err(|e| HandlerError::from_error(&e))?;
-        if envelope.source != "aws.ecr" || envelope.detail_type != "ECR Image Action" {
-            return Ok(ignored(format!(
-                "not an ECR image action (source {:?}, detail-type {:?})",
-                envelope.source, envelope.detail_type
-            )));
-        }
-        let detail: EcrImageAction =
-            parse_event("ECR image action", json!({ "detail": envelope.detail }))
-                .map(|wrapped: Wrapped| wrapped.detail)
-                .map_err(|e| HandlerError::from_error(&e))?;
-        if detail.action_type != "PUSH" || detail.result != "SUCCESS" {
-            return Ok(ignored(format!(
-                "{} {} of {}: only successful pushes are deployed",
-                detail.result, detail.action_type, detail.repository_name
-            )));
-        }
-        let account = envelope
-            .account
-            .as_deref()
-            .ok_or_else(|| invalid("account", "missing"))?;
-        let region = envelope
-            .region
-            .as_deref()
-            .ok_or_else(|| invalid("region", "missing"))?;
-        let pushed = pushed_image(
-            account,
-            region,
-            &detail.repository_name,
-            detail.image_tag.as_deref(),
-            &detail.image_digest,
-        )
-        .map_err(|e| {
-            let field = match e {
-                ImageRefError::Digest { .. } => "detail.image-digest",
-                ImageRefError::Tag { .. } => "detail.image-tag",
-                _ => "detail.repository-name",
-            };
-            invalid(field, &e.to_string())
-        })?;
+        let pushed = match parse_push(event.payload).map_err(|e| HandlerError::from_error(&e))? {
+            Push::Ignored(reason) => return Ok(ignored(reason)),
+            Push::Image(pushed) => pushed,
+        };
+        let region = pushed.registry.region.clone();
         tracing::info!(
-            repository = %detail.repository_name,
-            tag = detail.image_tag.as_deref().unwrap_or("-"),
+            repository = %pushed.repository,
+            tag = pushed.tag.as_deref().unwrap_or("-"),
             digest = %pushed.digest,
             dry_run = config.common.dry_run,
             "image pushed"
@@ -208,9 +194,9 @@ impl Function {
 
         // Images pushed in another Region are described there.
         let mut clients = self.clients.clone();
-        if self.sdk.region().map(|r| r.as_ref()) != Some(region) {
+        if self.sdk.region().map(|r| r.as_ref()) != Some(region.as_str()) {
             let ecr = aws_sdk_ecr::config::Builder::from(&self.sdk)
-                .region(aws_config::Region::new(region.to_owned()))
+                .region(aws_config::Region::new(region))
                 .build();
             clients.ecr = aws_sdk_ecr::Client::from_conf(ecr);
         }
@@ -222,17 +208,92 @@ impl Function {
     }
 }
 
+/// What an event asks for, as [`parse_push`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Push {
+    /// Not a successful ECR push: nothing to deploy, and why.
+    Ignored(String),
+    /// A successful push of this image.
+    Image(PushedImage),
+}
+
+/// Reads an EventBridge event as [`Function::handle`] does, before any AWS
+/// call: the envelope, the "ECR Image Action" detail, and the pushed image
+/// (`account`, `region`, repository, tag and digest checked). Events of
+/// another source or kind, and pushes that did not succeed, are
+/// [`Push::Ignored`]. Errors are `InvalidInput` and name the field
+/// (`detail.image-digest`, `account`, ...).
+pub fn parse_push(payload: Value) -> Result<Push, EventError> {
+    let envelope: EventBridgeEvent<Value> = parse_event(EVENT, payload)?;
+    if envelope.source != "aws.ecr" || envelope.detail_type != "ECR Image Action" {
+        return Ok(Push::Ignored(format!(
+            "not an ECR image action (source {:?}, detail-type {:?})",
+            envelope.source, envelope.detail_type
+        )));
+    }
+    let detail: EcrImageAction = parse_event(EVENT, json!({ "detail": envelope.detail }))
+        .map(|wrapped: Wrapped| wrapped.detail)?;
+    if detail.action_type != "PUSH" || detail.result != "SUCCESS" {
+        return Ok(Push::Ignored(format!(
+            "{} {} of {}: only successful pushes are deployed",
+            detail.result, detail.action_type, detail.repository_name
+        )));
+    }
+    let account = envelope
+        .account
+        .as_deref()
+        .ok_or_else(|| invalid("account", "missing"))?;
+    let region = envelope
+        .region
+        .as_deref()
+        .ok_or_else(|| invalid("region", "missing"))?;
+    // The registry host is built from these two: a bad one must be named,
+    // not reported as an invalid registry of the repository.
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(
+            "account",
+            &format!("{account:?} is not a 12-digit AWS account ID"),
+        ));
+    }
+    let region_chars = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+    if region.is_empty() || !region.bytes().all(region_chars) {
+        return Err(invalid(
+            "region",
+            &format!("{region:?} is not a Region such as eu-west-1"),
+        ));
+    }
+    pushed_image(
+        account,
+        region,
+        &detail.repository_name,
+        detail.image_tag.as_deref(),
+        &detail.image_digest,
+    )
+    .map(Push::Image)
+    .map_err(|e| {
+        let field = match e {
+            ImageRefError::Digest { .. } => "detail.image-digest",
+            ImageRefError::Tag { .. } => "detail.image-tag",
+            _ => "detail.repository-name",
+        };
+        invalid(field, &e.to_string())
+    })
+}
+
+/// The event name in errors.
+const EVENT: &str = "ECR image action";
+
 #[derive(serde::Deserialize)]
 struct Wrapped {
     detail: EcrImageAction,
 }
 
-fn invalid(field: &str, reason: &str) -> HandlerError {
-    HandlerError::from_error(&autopilot_shared::events::EventError {
-        event: "ECR image action",
+fn invalid(field: &str, reason: &str) -> EventError {
+    EventError {
+        event: EVENT,
         path: field.to_owned(),
         reason: reason.to_owned(),
-    })
+    }
 }
 
 fn ignored(reason: String) -> Value {
@@ -348,5 +409,76 @@ mod tests {
             ClusterScope::Named(vec!["prod".into(), "staging".into()])
         );
         assert_eq!(config.hooks.len(), 2);
+    }
+
+    fn push(edit: impl FnOnce(&mut Value)) -> Result<Push, EventError> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/redeploy-on-push/push-latest.json"
+        );
+        let mut event: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        edit(&mut event);
+        parse_push(event)
+    }
+
+    #[test]
+    fn parse_push_reads_the_sample_event() {
+        let Ok(Push::Image(pushed)) = push(|_| {}) else {
+            panic!("the sample is a push");
+        };
+        assert_eq!(pushed.registry.account_id, "123456789012");
+        assert_eq!(pushed.registry.region, "us-east-1");
+        assert_eq!(pushed.repository, "vahanhelp-backend");
+        assert_eq!(pushed.tag.as_deref(), Some("latest"));
+        let ignored = push(|e| e["detail"]["action-type"] = json!("DELETE"));
+        assert!(matches!(ignored, Ok(Push::Ignored(_))), "{ignored:?}");
+    }
+
+    /// Regressions found by tests/bad_input.rs: a bad account or Region was
+    /// reported as an invalid registry of `detail.repository-name`; a tag
+    /// with a `/` was blamed on the repository; a repository with a `:tag`
+    /// and no `image-tag`, or a tag with an `@digest`, was accepted.
+    #[test]
+    fn parse_push_names_the_bad_field() {
+        let digest = format!("sha256:{}", "0".repeat(64));
+        let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+            (Box::new(|e| e["region"] = json!("")), "region"),
+            (Box::new(|e| e["region"] = json!("Eu West 1")), "region"),
+            (Box::new(|e| e["account"] = json!("12345")), "account"),
+            (Box::new(|e| e["account"] = json!("abcdefghijkl")), "account"),
+            (
+                Box::new(|e| e["detail"]["image-tag"] = json!("a/b")),
+                "detail.image-tag",
+            ),
+            (
+                Box::new(|e| e["detail"]["image-tag"] = json!("a:b")),
+                "detail.image-tag",
+            ),
+            (
+                Box::new(|e| e["detail"]["image-tag"] = json!("latest ")),
+                "detail.image-tag",
+            ),
+            (
+                Box::new(move |e| e["detail"]["image-tag"] = json!(format!("v1@{digest}"))),
+                "detail.image-tag",
+            ),
+            (
+                Box::new(|e| {
+                    e["detail"]["repository-name"] = json!("a:b");
+                    e["detail"].as_object_mut().unwrap().remove("image-tag");
+                }),
+                "detail.repository-name",
+            ),
+            (
+                Box::new(|e| e["detail"]["repository-name"] = json!("backend ")),
+                "detail.repository-name",
+            ),
+        ];
+        for (edit, field) in cases {
+            let error = push(edit).unwrap_err();
+            assert_eq!(error.path, field, "{error}");
+            assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        }
     }
 }

@@ -14,8 +14,10 @@
 //!
 //! IAM: [`IAM_ACTIONS`].
 
+use std::time::Duration;
+
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::load_sdk_config;
+use autopilot_shared::aws::{CallPolicy, Retries, RetryMode, Timeouts, load_sdk_config};
 use autopilot_shared::capacity::{Clients, RunOptions, ScalingRequest, Summary, apply_schedule};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
 use autopilot_shared::discovery::Pacing;
@@ -26,6 +28,28 @@ use serde_json::Value;
 
 /// The function's name, as the `Function` metric dimension.
 const FUNCTION: &str = "scheduled-scaling";
+
+/// How the function's AWS calls retry and time out (`AWS_RETRY_MODE`,
+/// `AWS_MAX_ATTEMPTS` and `AWS_*_TIMEOUT_SECS` override it).
+///
+/// A schedule changes many services at once, against ECS's service-update
+/// limit (5 a second after 50) and Application Auto Scaling's: six attempts
+/// with full-jitter backoff from 0.5 s to 10 s ride out about 20 s of
+/// throttling; one call gives up after 40 s, so a service that cannot be
+/// changed is reported failed well inside the 300 s function timeout.
+pub const CALL_POLICY: CallPolicy = CallPolicy {
+    retries: Retries {
+        mode: RetryMode::Standard,
+        max_attempts: 6,
+        initial_backoff: Duration::from_millis(500),
+        max_backoff: Duration::from_secs(10),
+    },
+    timeouts: Timeouts {
+        operation: Duration::from_secs(40),
+        attempt: Duration::from_secs(10),
+        connect: Duration::from_secs(3),
+    },
+};
 
 /// Every IAM action the function's calls need: reads to select services
 /// and their scalable targets, writes to change capacity and to remember it
@@ -65,7 +89,7 @@ impl Config {
             read_burst,
         } = Pacing::from_env(env)?;
         Ok(Config {
-            common: CommonConfig::from_env(env)?,
+            common: CommonConfig::from_env(env, CALL_POLICY)?,
             concurrency,
             read_rate,
             read_burst,
@@ -89,11 +113,8 @@ impl Function {
     /// reported by every invocation, naming the variable.
     pub async fn from_env(env: &Env) -> Self {
         let config = Config::from_env(env);
-        let timeouts = config
-            .as_ref()
-            .map(|c| c.common.timeouts)
-            .unwrap_or_default();
-        let sdk = load_sdk_config(timeouts).await;
+        let policy = config.as_ref().map_or(CALL_POLICY, |c| c.common.calls);
+        let sdk = load_sdk_config(&policy).await;
         Function::new(&sdk, config)
     }
 

@@ -481,6 +481,7 @@ pub async fn report_hook_status(
     deployment_id: &str,
     execution_id: &str,
     succeeded: bool,
+    policy: &crate::aws::CallPolicy,
 ) -> Result<Reported, AwsError> {
     let status = if succeeded {
         LifecycleEventStatus::Succeeded
@@ -492,6 +493,12 @@ pub async fn report_hook_status(
         .deployment_id(deployment_id)
         .lifecycle_event_hook_execution_id(execution_id)
         .status(status)
+        .customize()
+        .config_override(
+            aws_sdk_codedeploy::config::Builder::default()
+                .retry_config(policy.retry_config())
+                .timeout_config(policy.timeout_config()),
+        )
         .send()
         .await;
     match answer {

@@ -893,6 +893,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn redirects_are_never_followed_to_another_host_or_the_same() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Another host, which must never hear from the check.
+        let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let elsewhere_port = elsewhere.local_addr().unwrap().port();
+        let reached = tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_millis(500), elsewhere.accept())
+                .await
+                .is_ok()
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let locations = [
+            format!("http://localhost:{elsewhere_port}/collect?token=s3cr3t"),
+            "/health/".to_owned(),
+        ];
+        let server = tokio::spawn(async move {
+            for location in locations {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = vec![0; 4096];
+                let _ = socket.read(&mut request).await.unwrap();
+                let answer = format!(
+                    "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                socket.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        let prober = HttpProber::new(Pins::none());
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/health")).unwrap();
+        for _ in 0..2 {
+            let fetched = prober
+                .fetch("GET", &url, &BTreeMap::new(), Duration::from_secs(5))
+                .await
+                .unwrap();
+            assert_eq!(fetched.status, 302, "the check sees the redirect itself");
+        }
+        server.await.unwrap();
+        assert!(
+            !reached.await.unwrap(),
+            "the redirect to another host was followed"
+        );
+    }
+
+    #[tokio::test]
     async fn fetch_errors_are_one_line_without_the_url() {
         let prober = HttpProber::new(Pins::none());
         // Nothing listens on port 1 of the loopback address.

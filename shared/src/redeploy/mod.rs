@@ -469,6 +469,7 @@ async fn roll_out(
         Some(arn) => Some(arn),
         None if settings.dry_run => None,
         None => {
+            let seen = latest.as_ref().map_or(0, |(_, d)| d.revision());
             let request = register_request(&clients.ecs, &desired, &candidate.definition.1);
             match request.send().await {
                 Ok(answer) => {
@@ -487,6 +488,8 @@ async fn roll_out(
                         .unwrap_or_default()
                         .to_owned();
                     tracing::info!(family, task_definition = %arn, "registered a new revision");
+                    let (arn, registered) =
+                        converge(clients, family, seen, (arn, registered), &desired).await;
                     *latest = Some((arn.clone(), registered));
                     Some(arn)
                 }
@@ -638,32 +641,7 @@ async fn code_deploy(
         Ok(active) => active,
         Err(error) => return failed(candidate, &error),
     };
-    if let Some(arn) = task_definition_arn
-        && let Some(carrying) = active.iter().find(|d| {
-            d.appspec
-                .as_deref()
-                .is_some_and(|spec| names_task_definition(spec, arn))
-        })
-    {
-        let mut entry = report(
-            candidate,
-            Outcome::Skipped,
-            format!("deployment {} already rolls out {arn}", carrying.id),
-        );
-        entry.deployment_id = Some(carrying.id.clone());
-        return entry;
-    }
-    if let Some(busy) = active.first() {
-        let mut entry = report(
-            candidate,
-            Outcome::Failed,
-            format!(
-                "deployment in progress: {} ({}) in {}/{}; will retry",
-                busy.id, busy.status, group.application, group.group
-            ),
-        );
-        entry.deployment_id = Some(busy.id.clone());
-        entry.error_kind = Some(ErrorKind::Retryable);
+    if let Some(entry) = busy(candidate, &group, &active, task_definition_arn) {
         return entry;
     }
 
@@ -734,8 +712,119 @@ async fn code_deploy(
             entry.deployment_id = Some(id);
             entry
         }
+        Err(error) if error.code() == Some("DeploymentLimitExceededException") => {
+            // Another invocation started one since we looked: CodeDeploy
+            // allows one active deployment per group.
+            match codedeploy::active_deployments(&clients.codedeploy, &group).await {
+                Ok(active) => busy(candidate, &group, &active, Some(arn))
+                    .unwrap_or_else(|| failed(candidate, &error)),
+                Err(error) => failed(candidate, &error),
+            }
+        }
         Err(error) => failed(candidate, &error),
     }
+}
+
+/// The report for a service whose deployment group is busy: skipped when
+/// an active deployment already rolls out `task_definition_arn` (a
+/// duplicate event), failed and retryable when another one is in progress.
+fn busy(
+    candidate: &Candidate,
+    group: &DeploymentGroup,
+    active: &[codedeploy::ActiveDeployment],
+    task_definition_arn: Option<&str>,
+) -> Option<ServiceReport> {
+    if let Some(arn) = task_definition_arn
+        && let Some(carrying) = active.iter().find(|d| {
+            d.appspec
+                .as_deref()
+                .is_some_and(|spec| names_task_definition(spec, arn))
+        })
+    {
+        let mut entry = report(
+            candidate,
+            Outcome::Skipped,
+            format!("deployment {} already rolls out {arn}", carrying.id),
+        );
+        entry.deployment_id = Some(carrying.id.clone());
+        return Some(entry);
+    }
+    let in_progress = active.first()?;
+    let mut entry = report(
+        candidate,
+        Outcome::Failed,
+        format!(
+            "deployment in progress: {} ({}) in {}/{}; will retry",
+            in_progress.id, in_progress.status, group.application, group.group
+        ),
+    );
+    entry.deployment_id = Some(in_progress.id.clone());
+    entry.error_kind = Some(ErrorKind::Retryable);
+    Some(entry)
+}
+
+/// How many revisions registered between the one seen and ours are looked
+/// at for an equal one: concurrent invocations for one push are few (the
+/// same event delivered twice, or several tags pushed together).
+const CONVERGE_LOOKBACK: i32 = 5;
+
+/// Converges concurrent invocations on one revision.
+///
+/// Two invocations handling the same push at once (EventBridge delivers an
+/// event more than once, a push of several tags sends several events) both
+/// find no revision to reuse and both register one. When revisions were
+/// registered between the newest one seen before registering (`seen`) and
+/// ours, the lowest of them with the same content is the one every such
+/// invocation picks: every invocation updates the service to the same
+/// revision, which ECS rolls out once (an `UpdateService` that changes
+/// nothing starts no deployment), and CodeDeploy allows one active
+/// deployment per group.
+///
+/// Best effort: when a look fails, ours is kept (the rollout then still
+/// carries the pushed image).
+///
+/// IAM: `ecs:DescribeTaskDefinition`.
+async fn converge(
+    clients: &Clients,
+    family: &str,
+    seen: i32,
+    ours: (String, TaskDefinition),
+    desired: &TaskDefinition,
+) -> (String, TaskDefinition) {
+    let revision = ours.1.revision();
+    let first = (seen + 1).max(revision - CONVERGE_LOOKBACK);
+    for earlier in first..revision {
+        let name = format!("{family}:{earlier}");
+        let described = clients
+            .ecs
+            .describe_task_definition()
+            .task_definition(&name)
+            .send()
+            .await;
+        let definition = match described {
+            Ok(answer) => answer.task_definition().cloned(),
+            Err(error) => {
+                let error = AwsError::new("describe", format!("task definition {name}"), &error);
+                tracing::warn!(family, revision = earlier, error = %error, "could not compare a concurrent revision; keeping ours");
+                return ours;
+            }
+        };
+        let Some(definition) = definition else {
+            continue;
+        };
+        let active = definition.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active);
+        if !active || registrable(&definition) != *desired {
+            continue;
+        }
+        let Some(arn) = definition.task_definition_arn().map(str::to_owned) else {
+            continue;
+        };
+        // Ours stays registered, unused: deregistering it would need
+        // ecs:DeregisterTaskDefinition for little gain (revisions are free).
+        tracing::info!(family, task_definition = %arn, duplicate = %ours.0, "another invocation registered the same revision first; using it");
+        return (arn, definition);
+    }
+    ours
 }
 
 /// The family's newest ACTIVE revision. When it is the one the service runs,
@@ -914,8 +1003,26 @@ pub fn pushed_image(
     };
     let digest = Digest::parse(digest)?;
     let image = ImageRef::ecr(&registry, repository)?;
+    // `a:b` or `a@sha256:...` parse as a repository with a tag or a digest,
+    // and `a ` as `a`: the repository must be exactly a repository.
+    if image.repository() != repository || image.tag().is_some() || image.digest().is_some() {
+        return Err(crate::image::ImageRefError::Repository {
+            reference: image.to_string(),
+            repository: repository.to_owned(),
+        });
+    }
     if let Some(tag) = tag {
-        ImageRef::parse(&format!("{image}:{tag}"))?;
+        // Likewise the tag, exactly a tag; whatever makes the tagged
+        // reference fail (`a/b`, `v1@sha256:...`) is the tag's fault.
+        let reference = format!("{image}:{tag}");
+        let tag_error = || crate::image::ImageRefError::Tag {
+            reference: reference.clone(),
+            tag: tag.to_owned(),
+        };
+        let tagged = ImageRef::parse(&reference).map_err(|_| tag_error())?;
+        if tagged.tag() != Some(tag) || tagged.digest().is_some() {
+            return Err(tag_error());
+        }
     }
     Ok(PushedImage {
         registry,

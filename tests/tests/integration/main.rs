@@ -5,8 +5,10 @@
 
 mod codedeploy_hook;
 mod ecs_deployment_hook;
+mod faults;
 mod iam;
 mod local_aws;
 mod redeploy;
 mod runtime;
 mod scheduled_scaling;
+mod secrets;

@@ -8,16 +8,18 @@ use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-struct Fixture {
-    local: LocalAws,
-    sdk: SdkConfig,
-    env: Environment,
-    ecs: aws_sdk_ecs::Client,
-    ecr: aws_sdk_ecr::Client,
+/// One test's ECS environment, and the function's event for it (shared
+/// with the fault-injection tests).
+pub(crate) struct Fixture {
+    pub(crate) local: LocalAws,
+    pub(crate) sdk: SdkConfig,
+    pub(crate) env: Environment,
+    pub(crate) ecs: aws_sdk_ecs::Client,
+    pub(crate) ecr: aws_sdk_ecr::Client,
 }
 
 impl Fixture {
-    async fn new(label: &str, controller: Controller, policy: &str) -> Fixture {
+    pub(crate) async fn new(label: &str, controller: Controller, policy: &str) -> Fixture {
         let local = LocalAws::connect().await;
         let sdk = local.sdk_config(REGION).await;
         let env = provision::provision(&sdk, Names::unique(label), controller, Some(policy)).await;
@@ -31,7 +33,7 @@ impl Fixture {
     }
 
     /// The function, searching only this test's cluster.
-    async fn function(&self, extra: &[(&str, &str)]) -> LambdaProcess {
+    pub(crate) async fn function(&self, extra: &[(&str, &str)]) -> LambdaProcess {
         let mut vars = vec![
             ("CLUSTERS", self.env.names.cluster.as_str()),
             ("AWS_MAX_ATTEMPTS", "1"),
@@ -40,7 +42,7 @@ impl Fixture {
         start_function(&self.local, "redeploy-on-push", REGION, &vars).await
     }
 
-    async fn push(&self, tag: &str, seed: &str) -> String {
+    pub(crate) async fn push(&self, tag: &str, seed: &str) -> String {
         push_image(
             &self.ecr,
             &self.env.names.repository,
@@ -53,13 +55,13 @@ impl Fixture {
     /// Pushes one image under a build tag, then moves `tag` to it, as CI
     /// does. (moto deletes an image whose only tag moves away; ECR keeps it
     /// untagged, so the build tag keeps it here.)
-    async fn push_build(&self, tag: &str, build: &str) -> String {
+    pub(crate) async fn push_build(&self, tag: &str, build: &str) -> String {
         let digest = self.push(build, build).await;
         assert_eq!(self.push(tag, build).await, digest);
         digest
     }
 
-    fn event(&self, tag: Option<&str>, digest: &str) -> Value {
+    pub(crate) fn event(&self, tag: Option<&str>, digest: &str) -> Value {
         let mut event = sample_event("redeploy-on-push/push-latest.json");
         event["region"] = json!(self.env.region);
         event["detail"]["repository-name"] = json!(self.env.names.repository);
@@ -73,7 +75,7 @@ impl Fixture {
         event
     }
 
-    async fn service_task_definition(&self, service: &str) -> String {
+    pub(crate) async fn service_task_definition(&self, service: &str) -> String {
         let answer = self
             .ecs
             .describe_services()
@@ -85,7 +87,7 @@ impl Fixture {
         answer.services()[0].task_definition().unwrap().to_owned()
     }
 
-    async fn describe(&self, arn: &str) -> (TaskDefinition, Vec<Tag>) {
+    pub(crate) async fn describe(&self, arn: &str) -> (TaskDefinition, Vec<Tag>) {
         let answer = self
             .ecs
             .describe_task_definition()
@@ -100,7 +102,7 @@ impl Fixture {
         )
     }
 
-    async fn revisions(&self) -> usize {
+    pub(crate) async fn revisions(&self) -> usize {
         self.ecs
             .list_task_definitions()
             .family_prefix(&self.env.names.family)
