@@ -444,6 +444,20 @@ async fn a_codedeploy_hook_under_every_fault_reports_exactly_once_before_its_dea
             expected: Some("Succeeded"),
         },
         HookCase {
+            name: "every read hangs past the deadline, then the report's first attempt hangs too",
+            faults: {
+                let mut faults = everything_but_the_report(|| Fault::hang(600));
+                faults.push(
+                    Fault::hang(600)
+                        .service("codedeploy")
+                        .operation("PutLifecycleEventHookExecutionStatus")
+                        .count(1),
+                );
+                faults
+            },
+            expected: Some("Failed"),
+        },
+        HookCase {
             name: "every call hangs, the report too",
             faults: vec![Fault::hang(600)],
             expected: None,
