@@ -586,7 +586,18 @@ async fn scaling_under_faults_never_loses_the_remembered_capacity() {
     }
     let zero = json!({"action": "scale-to-zero", "selector": {"tags": {SCHEDULE_TAG: schedule}}});
     let restore = json!({"action": "restore", "selector": {"tags": {SCHEDULE_TAG: schedule}}});
+    // Its own retry policy under throttling and resets; two attempts where
+    // a call fails for good, which only makes the test quicker.
     let function = async || start_function(&local, "scheduled-scaling", SCALING_REGION, &[]).await;
+    let failing_function = async || {
+        start_function(
+            &local,
+            "scheduled-scaling",
+            SCALING_REGION,
+            &[("AWS_MAX_ATTEMPTS", "2")],
+        )
+        .await
+    };
     let outcome_of = |summary: &Value, service: &str| -> String {
         summary["services"]
             .as_array()
@@ -599,10 +610,25 @@ async fn scaling_under_faults_never_loses_the_remembered_capacity() {
             .to_owned()
     };
 
+    // Scale to zero with the memory unwritable (TagResource throttled for
+    // good): nothing may change, or what was there would be lost.
+    let mut process = failing_function().await;
+    local
+        .inject_faults(
+            &process,
+            &[Fault::throttle().service("ecs").operation("TagResource")],
+        )
+        .await;
+    let (_, message) = process.invoke(zero.clone()).await.error();
+    assert!(message.contains("failed for 3 of 3 services"), "{message}");
+    for (service, before) in ["web", "api", "worker"].into_iter().zip(&before) {
+        assert_eq!(&capacity(service).await, before, "{service} changed");
+    }
+
     // Scale to zero with Application Auto Scaling failing (503) for good:
     // the services with a scalable target fail, with their capacity
     // remembered; the one without is changed.
-    let mut process = function().await;
+    let mut process = failing_function().await;
     local
         .inject_faults(
             &process,
@@ -647,7 +673,7 @@ async fn scaling_under_faults_never_loses_the_remembered_capacity() {
 
     // Restore with UpdateService failing for good: every service fails
     // and keeps what it remembers, to restore on the next try.
-    let mut process = function().await;
+    let mut process = failing_function().await;
     local
         .inject_faults(
             &process,
