@@ -64,7 +64,8 @@ impl Progress {
                 passing_since_ms: None,
                 samples: 0,
             });
-        progress.invocations += 1;
+        // The counters come back from the event: saturate, never overflow.
+        progress.invocations = progress.invocations.saturating_add(1);
         progress
     }
 
@@ -172,7 +173,7 @@ pub fn decide(
         }
     } else if let Some(bake) = timing.bake {
         let since = *progress.passing_since_ms.get_or_insert(now_ms);
-        progress.samples += 1;
+        progress.samples = progress.samples.saturating_add(1);
         let baked = Duration::from_millis(now_ms.saturating_sub(since));
         if baked >= bake.window {
             (
@@ -256,6 +257,25 @@ mod tests {
             passing_since_ms: passing_since.map(at),
             samples,
         }
+    }
+
+    /// Regression (tests/bad_input.rs): `hookDetails.progress` comes from the
+    /// event, and counters at `u32::MAX` overflowed (a panic in a debug
+    /// build, a wrap to 0 in a release one, which also unset `expired`).
+    #[test]
+    fn counters_from_the_event_saturate() {
+        let full = progress(u32::MAX, Some(0), u32::MAX);
+        let resumed = Progress::resume(Some(full), "x", "POST_SCALE_UP", at(10));
+        assert_eq!(resumed.invocations, u32::MAX);
+        assert!(resumed.expired(at(4000), Duration::from_secs(1800)));
+        let decision = decide(
+            resumed,
+            at(10),
+            true,
+            "ok",
+            &timing(0, Some((60, 10)), 1800),
+        );
+        assert_eq!(decision.progress.samples, u32::MAX);
     }
 
     fn timing(wait: u64, bake: Option<(u64, u64)>, max_wait: u64) -> Timing {

@@ -442,11 +442,15 @@ mod tests {
     #[test]
     fn parse_push_names_the_bad_field() {
         let digest = format!("sha256:{}", "0".repeat(64));
-        let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+        type Edit = Box<dyn FnOnce(&mut Value)>;
+        let cases: Vec<(Edit, &str)> = vec![
             (Box::new(|e| e["region"] = json!("")), "region"),
             (Box::new(|e| e["region"] = json!("Eu West 1")), "region"),
             (Box::new(|e| e["account"] = json!("12345")), "account"),
-            (Box::new(|e| e["account"] = json!("abcdefghijkl")), "account"),
+            (
+                Box::new(|e| e["account"] = json!("abcdefghijkl")),
+                "account",
+            ),
             (
                 Box::new(|e| e["detail"]["image-tag"] = json!("a/b")),
                 "detail.image-tag",
