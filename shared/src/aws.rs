@@ -109,6 +109,45 @@ impl Default for CallPolicy {
     }
 }
 
+impl CallPolicy {
+    /// For functions that change AWS resources in bulk against ECS's write
+    /// limits (redeploy-on-push, scheduled-scaling): standard mode, six
+    /// attempts with full-jitter backoff from 0.5 s to 10 s (about 20 s of
+    /// throttling ridden out; `RegisterTaskDefinition` refills at 1 a second,
+    /// service updates at 5), 10 s an attempt, 40 s a call, 3 s to connect.
+    pub const WRITER: CallPolicy = CallPolicy {
+        retries: Retries {
+            mode: RetryMode::Standard,
+            max_attempts: 6,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(10),
+        },
+        timeouts: Timeouts {
+            operation: Duration::from_secs(40),
+            attempt: Duration::from_secs(10),
+            connect: Duration::from_secs(3),
+        },
+    };
+
+    /// For hooks, which must answer before a deadline whatever AWS does:
+    /// three quick attempts (0.2 s to 2 s backoff), 5 s an attempt, 15 s a
+    /// call, 2 s to connect. Their reads are cut off by the run deadline
+    /// anyway, and a look that fails is looked at again.
+    pub const HOOK: CallPolicy = CallPolicy {
+        retries: Retries {
+            mode: RetryMode::Standard,
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(2),
+        },
+        timeouts: Timeouts {
+            operation: Duration::from_secs(15),
+            attempt: Duration::from_secs(5),
+            connect: Duration::from_secs(2),
+        },
+    };
+}
+
 /// The most attempts `AWS_MAX_ATTEMPTS` may ask for.
 const MAX_ATTEMPTS_LIMIT: u32 = 10;
 

@@ -39,8 +39,9 @@
 //!   comma-separated (see [`autopilot_shared::checks::resolve`]).
 //! - `HEALTH_PATH` (default `/health`), `ALARM_NAMES` (comma-separated),
 //!   `ALARM_PREFIX`: used by the default checks only.
-//! - `METRICS_NAMESPACE` (default `EcsAutopilot`), `DRY_RUN`, and the SDK
-//!   timeouts `AWS_OPERATION_TIMEOUT_SECS`, `AWS_ATTEMPT_TIMEOUT_SECS`,
+//! - `METRICS_NAMESPACE` (default `EcsAutopilot`), `DRY_RUN`, and the
+//!   overrides of [`CALL_POLICY`]: `AWS_RETRY_MODE`, `AWS_MAX_ATTEMPTS`,
+//!   `AWS_OPERATION_TIMEOUT_SECS`, `AWS_ATTEMPT_TIMEOUT_SECS`,
 //!   `AWS_CONNECT_TIMEOUT_SECS`.
 //!
 //! A bad variable is reported as `Failed`, with a reason naming it
@@ -61,7 +62,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::{CallPolicy, Retries, RetryMode, Timeouts, load_sdk_config};
+use autopilot_shared::aws::{CallPolicy, load_sdk_config};
 use autopilot_shared::checks::codedeploy::{CodeDeployDeployment, Reported, report_hook_status};
 use autopilot_shared::checks::defaults::{self, DefaultOptions};
 use autopilot_shared::checks::engine::{self, Bake, CheckResult, panic_message};
@@ -86,19 +87,7 @@ use tokio::time::Instant;
 /// cut off by the check's own deadline anyway; the status report is given the
 /// time left before the invocation deadline ([`CallPolicy::within`]), each
 /// attempt a third of it, so a hung attempt still leaves time for a retry.
-pub const CALL_POLICY: CallPolicy = CallPolicy {
-    retries: Retries {
-        mode: RetryMode::Standard,
-        max_attempts: 3,
-        initial_backoff: Duration::from_millis(200),
-        max_backoff: Duration::from_secs(2),
-    },
-    timeouts: Timeouts {
-        operation: Duration::from_secs(15),
-        attempt: Duration::from_secs(5),
-        connect: Duration::from_secs(2),
-    },
-};
+pub const CALL_POLICY: CallPolicy = CallPolicy::HOOK;
 
 /// Time kept after the status report to hand Lambda the answer before the
 /// invocation deadline.

@@ -33,9 +33,9 @@
 //! `ALARM_NAMES`, `ALARM_PREFIX` (see [`settings`]; `hookDetails` overrides
 //! each per service), `RESOLVE` (host pins for http checks, see
 //! [`autopilot_shared::checks::resolve`]), `METRICS_NAMESPACE` (default
-//! `EcsAutopilot`), `DRY_RUN`, and the SDK timeouts
-//! `AWS_OPERATION_TIMEOUT_SECS`, `AWS_ATTEMPT_TIMEOUT_SECS`,
-//! `AWS_CONNECT_TIMEOUT_SECS`.
+//! `EcsAutopilot`), `DRY_RUN`, and the overrides of [`CALL_POLICY`]:
+//! `AWS_RETRY_MODE`, `AWS_MAX_ATTEMPTS`, `AWS_OPERATION_TIMEOUT_SECS`,
+//! `AWS_ATTEMPT_TIMEOUT_SECS`, `AWS_CONNECT_TIMEOUT_SECS`.
 //!
 //! `DRY_RUN=true` looks at the checks once and logs the answer they would
 //! give, but answers `SUCCEEDED`: a dry run never holds up or rolls back a
@@ -54,7 +54,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::{CallPolicy, Retries, RetryMode, Timeouts, load_sdk_config};
+use autopilot_shared::aws::{CallPolicy, load_sdk_config};
 use autopilot_shared::checks::ecs_service::{EcsServiceDeployment, weights};
 use autopilot_shared::checks::engine::{self, CheckResult, Report, panic_message};
 use autopilot_shared::checks::http::HttpProber;
@@ -80,19 +80,7 @@ use stage::Stage;
 /// retry quickly (3 attempts, 0.2 s to 2 s backoff, 5 s an attempt) and are
 /// cut off by the run deadline anyway; a failing look is answered
 /// `IN_PROGRESS` and looked at again after `callBackDelay`.
-pub const CALL_POLICY: CallPolicy = CallPolicy {
-    retries: Retries {
-        mode: RetryMode::Standard,
-        max_attempts: 3,
-        initial_backoff: Duration::from_millis(200),
-        max_backoff: Duration::from_secs(2),
-    },
-    timeouts: Timeouts {
-        operation: Duration::from_secs(15),
-        attempt: Duration::from_secs(5),
-        connect: Duration::from_secs(2),
-    },
-};
+pub const CALL_POLICY: CallPolicy = CallPolicy::HOOK;
 
 /// Every IAM action the function calls: reading the service deployment and
 /// its revisions, and the probes of each check kind. `template.yaml` grants

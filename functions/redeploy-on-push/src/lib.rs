@@ -6,10 +6,9 @@
 //! redeploy, logs and returns the summary, and publishes outcome metrics.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::{AwsError, CallPolicy, Retries, RetryMode, Timeouts, load_sdk_config};
+use autopilot_shared::aws::{AwsError, CallPolicy, load_sdk_config};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
 use autopilot_shared::discovery::{ClusterScope, Pacing};
 use autopilot_shared::error::{Classify, ErrorKind};
@@ -32,19 +31,7 @@ use serde_json::{Value, json};
 /// to 10 s ride out about 20 s of throttling. One call gives up after 40 s, so
 /// a service that cannot be reached is reported failed (and the event retried
 /// by Lambda) well inside the 120 s function timeout.
-pub const CALL_POLICY: CallPolicy = CallPolicy {
-    retries: Retries {
-        mode: RetryMode::Standard,
-        max_attempts: 6,
-        initial_backoff: Duration::from_millis(500),
-        max_backoff: Duration::from_secs(10),
-    },
-    timeouts: Timeouts {
-        operation: Duration::from_secs(40),
-        attempt: Duration::from_secs(10),
-        connect: Duration::from_secs(3),
-    },
-};
+pub const CALL_POLICY: CallPolicy = CallPolicy::WRITER;
 
 /// Every IAM action the function needs: the API calls it makes, then the
 /// actions AWS authorizes inside them (tagging a registered revision, passing

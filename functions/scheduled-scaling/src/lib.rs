@@ -9,15 +9,14 @@
 //! `MAX_CONCURRENCY` (services handled at once, 1 to 32, default 8),
 //! `ECS_READ_RATE` / `ECS_READ_BURST` (pacing of ECS reads, default 20 a
 //! second after 50), `METRICS_NAMESPACE` (default `EcsAutopilot`), and the
-//! SDK timeouts (`AWS_OPERATION_TIMEOUT_SECS`, `AWS_ATTEMPT_TIMEOUT_SECS`,
+//! overrides of [`CALL_POLICY`] (`AWS_RETRY_MODE`, `AWS_MAX_ATTEMPTS`,
+//! `AWS_OPERATION_TIMEOUT_SECS`, `AWS_ATTEMPT_TIMEOUT_SECS`,
 //! `AWS_CONNECT_TIMEOUT_SECS`).
 //!
 //! IAM: [`IAM_ACTIONS`].
 
-use std::time::Duration;
-
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::{CallPolicy, Retries, RetryMode, Timeouts, load_sdk_config};
+use autopilot_shared::aws::{CallPolicy, load_sdk_config};
 use autopilot_shared::capacity::{Clients, RunOptions, ScalingRequest, Summary, apply_schedule};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
 use autopilot_shared::discovery::Pacing;
@@ -37,19 +36,7 @@ const FUNCTION: &str = "scheduled-scaling";
 /// with full-jitter backoff from 0.5 s to 10 s ride out about 20 s of
 /// throttling; one call gives up after 40 s, so a service that cannot be
 /// changed is reported failed well inside the 300 s function timeout.
-pub const CALL_POLICY: CallPolicy = CallPolicy {
-    retries: Retries {
-        mode: RetryMode::Standard,
-        max_attempts: 6,
-        initial_backoff: Duration::from_millis(500),
-        max_backoff: Duration::from_secs(10),
-    },
-    timeouts: Timeouts {
-        operation: Duration::from_secs(40),
-        attempt: Duration::from_secs(10),
-        connect: Duration::from_secs(3),
-    },
-};
+pub const CALL_POLICY: CallPolicy = CallPolicy::WRITER;
 
 /// Every IAM action the function's calls need: reads to select services
 /// and their scalable targets, writes to change capacity and to remember it
