@@ -379,6 +379,9 @@ pub async fn run(local: &LocalAws, timeline: &Timeline) {
         "a second release; its green tasks answer 500 on /health",
     );
     bg.app.set_mode(Mode::Broken);
+    // A new revision: ECS starts no deployment for the one the service runs.
+    let (_, second_release) = bg.env.new_release(&bg.sdk, "v1.6.0").await;
+    bg.new_task_definition_arn = second_release;
     bg.deployment = bg.deploy(&bg.new_task_definition_arn).await;
     for stage in [
         "PRE_SCALE_UP",
