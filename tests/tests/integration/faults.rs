@@ -20,7 +20,6 @@ use autopilot_tests::stories::scaling::{
     AwsCapacity, SCHEDULE_TAG, aws_capacity, create_cluster, create_service, register_target,
 };
 use autopilot_tests::{LambdaProcess, LocalAws, Outcome, start_function, unique};
-use aws_sdk_ecs::types::Tag;
 use serde_json::{Value, json};
 
 use crate::redeploy::Fixture;
@@ -37,27 +36,6 @@ async fn redeploy_function(f: &Fixture) -> LambdaProcess {
         &[("CLUSTERS", f.env.names.cluster.as_str())],
     )
     .await
-}
-
-/// Adds a service of the environment's task-definition family that tracks `latest`.
-async fn add_service(f: &Fixture, name: &str) -> String {
-    let created = f
-        .ecs
-        .create_service()
-        .cluster(&f.env.names.cluster)
-        .service_name(name)
-        .task_definition(&f.env.task_definition_arn)
-        .desired_count(1)
-        .tags(
-            Tag::builder()
-                .key("autopilot:redeploy")
-                .value("tag:latest")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    created.service().unwrap().service_arn().unwrap().to_owned()
 }
 
 /// How many rollouts (ECS service deployments) a service has had.
@@ -93,7 +71,7 @@ async fn redeploy_rides_out_30_percent_ecs_throttling_and_deploys_each_service_o
     let f = Fixture::new("throttled", Controller::Ecs, "tag:latest").await;
     let mut arns = vec![f.env.service_arn.clone()];
     for name in ["worker", "canary"] {
-        arns.push(add_service(&f, name).await);
+        arns.push(f.add_service(name, "tag:latest").await);
     }
     let digest = f.push("latest", "build-2").await;
     let revisions = f.revisions().await;

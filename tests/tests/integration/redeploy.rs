@@ -42,6 +42,28 @@ impl Fixture {
         start_function(&self.local, "redeploy-on-push", REGION, &vars).await
     }
 
+    /// Adds a service of the environment's task-definition family with the
+    /// redeploy `policy` tag; returns its ARN.
+    pub(crate) async fn add_service(&self, name: &str, policy: &str) -> String {
+        let created = self
+            .ecs
+            .create_service()
+            .cluster(&self.env.names.cluster)
+            .service_name(name)
+            .task_definition(&self.env.task_definition_arn)
+            .desired_count(1)
+            .tags(
+                Tag::builder()
+                    .key("autopilot:redeploy")
+                    .value(policy)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        created.service().unwrap().service_arn().unwrap().to_owned()
+    }
+
     pub(crate) async fn push(&self, tag: &str, seed: &str) -> String {
         push_image(
             &self.ecr,
@@ -462,21 +484,7 @@ async fn codedeploy_blue_green_deployment_with_hooks_and_in_progress_guard() {
 async fn one_bad_service_never_stops_the_others() {
     let f = Fixture::new("many", Controller::Ecs, "tag:latest").await;
     // A second service of the same family with an unparseable policy.
-    f.ecs
-        .create_service()
-        .cluster(&f.env.names.cluster)
-        .service_name("worker")
-        .task_definition(&f.env.task_definition_arn)
-        .desired_count(1)
-        .tags(
-            Tag::builder()
-                .key("autopilot:redeploy")
-                .value("latest")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    f.add_service("worker", "latest").await;
     let digest = f.push("latest", "build-2").await;
     let mut function = f.function(&[]).await;
 
@@ -504,21 +512,7 @@ async fn one_bad_service_never_stops_the_others() {
 #[tokio::test]
 async fn services_sharing_a_family_share_one_new_revision() {
     let f = Fixture::new("share", Controller::Ecs, "tag:latest").await;
-    f.ecs
-        .create_service()
-        .cluster(&f.env.names.cluster)
-        .service_name("backend-canary")
-        .task_definition(&f.env.task_definition_arn)
-        .desired_count(1)
-        .tags(
-            Tag::builder()
-                .key("autopilot:redeploy")
-                .value("tag:latest")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    f.add_service("backend-canary", "tag:latest").await;
     let digest = f.push("latest", "build-2").await;
     let revisions = f.revisions().await;
     let mut function = f.function(&[]).await;
