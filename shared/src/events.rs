@@ -45,11 +45,13 @@ pub fn parse_event<T: DeserializeOwned>(
     })
 }
 
-/// The `detail` of an EventBridge "ECR Image Action" event.
+/// The `detail` of an EventBridge "ECR Image Action" event, and of an "ECR
+/// Replication Action" event (the same members plus `source-account` and
+/// `source-region`; EventBridge schema `aws.ecr@ECRReplicationAction`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct EcrImageAction {
-    /// `PUSH` or `DELETE`.
+    /// `PUSH` or `DELETE` (Image Action), `REPLICATE` (Replication Action).
     pub action_type: String,
     /// `SUCCESS` or `FAILURE`.
     pub result: String,
@@ -57,9 +59,16 @@ pub struct EcrImageAction {
     pub repository_name: String,
     /// The image manifest digest.
     pub image_digest: String,
-    /// The pushed tag; absent for a push by digest.
+    /// The pushed tag; absent or empty for a push by digest (a by-digest
+    /// push, or the children of an image index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_tag: Option<String>,
+    /// Replication: the account the image was replicated from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_account: Option<String>,
+    /// Replication: the Region the image was replicated from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_region: Option<String>,
     /// The manifest media type, on newer events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_media_type: Option<String>,
@@ -75,7 +84,8 @@ pub type EcrImageEvent = EventBridgeEvent<EcrImageAction>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EcsLifecycleHookEvent {
-    /// Identifies this hook execution; the same across `IN_PROGRESS` re-invocations.
+    /// Identifies this hook execution. Whether it stays the same across
+    /// `IN_PROGRESS` re-invocations is not documented: nothing depends on it.
     pub execution_id: String,
     /// The stage, such as `POST_TEST_TRAFFIC_SHIFT`.
     pub lifecycle_stage: String,
@@ -90,19 +100,44 @@ pub struct EcsLifecycleHookEvent {
 }
 
 /// The `executionDetails` of an [`EcsLifecycleHookEvent`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The weights are percentages and ECS models them as doubles: a canary
+/// step goes in steps of 0.1 (`2.5` / `97.5`), a linear step is 3.0 to
+/// 100.0, and a whole number may be written `5.0`. The guide's examples
+/// leave both maps empty (`{}`) at `PRE_SCALE_UP`, `POST_SCALE_UP`,
+/// `POST_TEST_TRAFFIC_SHIFT` and `POST_PRODUCTION_TRAFFIC_SHIFT`, so the
+/// revisions of a deployment are never taken from their keys
+/// (`DescribeServiceDeployments` names them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EcsExecutionDetails {
     /// The service ARN.
     pub service_arn: String,
     /// The service revision being deployed.
     pub target_service_revision_arn: String,
-    /// Test traffic: service-revision ARN to percent.
-    #[serde(default)]
-    pub test_traffic_weights: BTreeMap<String, u32>,
+    /// Test traffic: service-revision ARN to percent (empty, `{}` or `null`,
+    /// at the stages that carry none).
+    #[serde(default, deserialize_with = "weights_or_null")]
+    pub test_traffic_weights: BTreeMap<String, f64>,
     /// Production traffic: service-revision ARN to percent.
-    #[serde(default)]
-    pub production_traffic_weights: BTreeMap<String, u32>,
+    #[serde(default, deserialize_with = "weights_or_null")]
+    pub production_traffic_weights: BTreeMap<String, f64>,
+}
+
+/// A weight map, `null` read as empty; each weight a percentage from 0 to
+/// 100 (a finite number, never NaN: JSON has none).
+fn weights_or_null<'de, D>(deserializer: D) -> Result<BTreeMap<String, f64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let weights: Option<BTreeMap<String, f64>> = Option::deserialize(deserializer)?;
+    let weights = weights.unwrap_or_default();
+    if let Some((arn, weight)) = weights.iter().find(|(_, w)| !(0.0..=100.0).contains(*w)) {
+        return Err(serde::de::Error::custom(format!(
+            "the weight of {arn} is {weight}, not a percentage from 0 to 100"
+        )));
+    }
+    Ok(weights)
 }
 
 #[cfg(test)]
@@ -158,7 +193,59 @@ mod tests {
             "ECS lifecycle hook",
         );
         assert_eq!(event.lifecycle_stage, "POST_TEST_TRAFFIC_SHIFT");
-        assert_eq!(event.execution_details.test_traffic_weights.len(), 2);
+    }
+
+    #[test]
+    fn ecs_hook_weights_are_percentages_as_numbers() {
+        let event = |weights: serde_json::Value| {
+            json!({
+                "executionId": "e",
+                "lifecycleStage": "PRODUCTION_TRAFFIC_SHIFT",
+                "resourceArn": "d",
+                "executionDetails": {
+                    "serviceArn": "s",
+                    "targetServiceRevisionArn": "green",
+                    "testTrafficWeights": {},
+                    "productionTrafficWeights": weights,
+                },
+            })
+        };
+        // (weights, parsed green and blue weights, or the error's part)
+        type Expected = Result<(f64, f64), &'static str>;
+        let cases: [(serde_json::Value, Expected); 8] = [
+            (json!({"green": 2.5, "blue": 97.5}), Ok((2.5, 97.5))),
+            (json!({"green": 5.0, "blue": 95.0}), Ok((5.0, 95.0))),
+            (json!({"green": 100, "blue": 0}), Ok((100.0, 0.0))),
+            (json!({"green": 33.3, "blue": 66.7}), Ok((33.3, 66.7))),
+            (json!({}), Ok((0.0, 0.0))),
+            (serde_json::Value::Null, Ok((0.0, 0.0))),
+            (
+                json!({"green": 100.5}),
+                Err("not a percentage from 0 to 100"),
+            ),
+            (json!({"green": "5"}), Err("invalid type: string")),
+        ];
+        for (weights, expected) in cases {
+            let parsed =
+                parse_event::<EcsLifecycleHookEvent>("ECS lifecycle hook", event(weights.clone()));
+            match (parsed, expected) {
+                (Ok(event), Ok((green, blue))) => {
+                    let production = &event.execution_details.production_traffic_weights;
+                    assert_eq!(production.get("green").copied().unwrap_or(0.0), green);
+                    assert_eq!(production.get("blue").copied().unwrap_or(0.0), blue);
+                }
+                (Err(error), Err(part)) => {
+                    assert!(
+                        error
+                            .path
+                            .starts_with("executionDetails.productionTrafficWeights"),
+                        "{error}"
+                    );
+                    assert!(error.reason.contains(part), "{weights}: {error}");
+                }
+                (got, expected) => panic!("{weights}: got {got:?}, expected {expected:?}"),
+            }
+        }
     }
 
     #[test]

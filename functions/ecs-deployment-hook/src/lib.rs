@@ -11,11 +11,19 @@
 //!    listeners, target groups and new task definition are resolved lazily,
 //!    from the service revisions ECS names
 //!    ([`autopilot_shared::checks::ecs_service`]);
-//! 2. decide: at a traffic-shift stage, a deployment ECS is rolling back
-//!    passes at once (the hook never blocks a rollback); otherwise one look
-//!    at the checks, concurrently, within the invocation deadline, then the
-//!    pure [`progress::decide`]: `SUCCEEDED`, `FAILED`, or `IN_PROGRESS` with
-//!    a `callBackDelay` while a wait or a bake goes on;
+//! 2. decide: at `TEST_TRAFFIC_SHIFT` and `PRODUCTION_TRAFFIC_SHIFT`, the two
+//!    stages ECS invokes again when it rolls back, a rollback passes at once
+//!    and is never checked (the hook never blocks a rollback, nor judges the
+//!    revision traffic leaves): known by the weights first (reversed: none
+//!    to the target revision), by the deployment's `ROLLBACK_*` status or
+//!    `rollback` second ([`rollback`]); otherwise one look at the checks,
+//!    concurrently, within the invocation deadline, then the pure
+//!    [`progress::decide`]: `SUCCEEDED`, `FAILED`, or `IN_PROGRESS` with a
+//!    `callBackDelay` while a wait or a bake goes on. Linear and canary
+//!    deployments invoke `PRE_PRODUCTION_TRAFFIC_SHIFT` and
+//!    `PRODUCTION_TRAFFIC_SHIFT` at every traffic step: each step is judged
+//!    on its own (its progress keyed by its weights), and its weights are in
+//!    the verdict;
 //! 3. answer: `{"hookStatus", "callBackDelay", "hookDetails"}`, the
 //!    `hookDetails` carrying the configuration back, the `progress`, and the
 //!    `verdict` with its evidence.
@@ -55,7 +63,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use autopilot_shared::HandlerError;
 use autopilot_shared::aws::{CallPolicy, load_sdk_config};
-use autopilot_shared::checks::ecs_service::{EcsServiceDeployment, weights};
+use autopilot_shared::checks::context::TrafficRole;
+use autopilot_shared::checks::ecs_service::{EcsServiceDeployment, Split};
 use autopilot_shared::checks::engine::{self, CheckResult, Report, panic_message};
 use autopilot_shared::checks::http::HttpProber;
 use autopilot_shared::checks::resolve::Pins;
@@ -69,7 +78,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use progress::{Decision, Progress, Status, Timing};
+use progress::{Decision, Progress, ProgressKey, Status, Timing};
 use settings::{EnvSettings, HookDetails, PROGRESS_KEY, SettingError, Settings, VERDICT_KEY};
 use stage::Stage;
 
@@ -263,13 +272,15 @@ impl Function {
         answer.dry_run = config.common.dry_run;
         answer.stage = Some(stage);
         answer.config = details.config.clone();
+        let traffic = Traffic::of(&event.execution_details);
+        answer.traffic = Some(traffic);
         let now = epoch_ms();
-        let progress = Progress::resume(
-            details.progress.clone(),
-            &event.execution_id,
-            stage.as_str(),
-            now,
-        );
+        let key = ProgressKey {
+            deployment: &event.resource_arn,
+            stage: stage.as_str(),
+            step: stage.per_step().then(|| traffic.step()).flatten(),
+        };
+        let progress = Progress::resume(details.progress.clone(), &key, &event.execution_id, now);
         if progress.expired(now, settings.max_wait) {
             return answer.decided(progress::expired(progress, now, settings.max_wait));
         }
@@ -280,26 +291,43 @@ impl Function {
             return answer;
         }
         let clients = self.clients.clone();
-        let details_of = &event.execution_details;
-        let sources = details_of
-            .test_traffic_weights
-            .keys()
-            .chain(details_of.production_traffic_weights.keys())
-            .cloned()
-            .collect();
         let deployment = Arc::new(EcsServiceDeployment::new(
             &event.resource_arn,
-            &details_of.target_service_revision_arn,
-            sources,
+            &event.execution_details.target_service_revision_arn,
             self.ecs.clone(),
             self.elbv2.clone(),
         ));
-        if let Some(rollback) = rollback(stage, &event, &deployment).await {
-            answer.status = Status::Succeeded;
-            answer.rollback = true;
-            answer.reason = rollback;
-            answer.progress = Some(progress);
-            return answer;
+        let timing = Timing {
+            wait: settings.plan.wait,
+            bake: settings.plan.bake,
+            max_wait: settings.max_wait,
+            callback: settings.callback,
+        };
+        match rollback(stage, &traffic, &deployment).await {
+            Rollback::No => {}
+            Rollback::Yes(reason) => {
+                answer.status = Status::Succeeded;
+                answer.rollback = true;
+                answer.reason = reason;
+                answer.progress = Some(progress);
+                return answer;
+            }
+            Rollback::Unknown(reason) => {
+                // Neither checked nor failed: a rollback must never be
+                // answered FAILED, and a forward shift never passed
+                // unchecked. Look again, within maxWaitSeconds.
+                let patient = Timing {
+                    wait: settings.max_wait,
+                    ..timing
+                };
+                return answer.decided(progress::decide(
+                    progress,
+                    epoch_ms(),
+                    false,
+                    &reason,
+                    &patient,
+                ));
+            }
         }
 
         let context = Arc::new(CheckContext {
@@ -317,19 +345,14 @@ impl Function {
             samples: 1,
             bake_note: None,
         };
-        let timing = Timing {
-            wait: settings.plan.wait,
-            bake: settings.plan.bake,
-            max_wait: settings.max_wait,
-            callback: settings.callback,
+        let summary = match (stage.per_step(), traffic.production) {
+            (true, Some(split)) => format!(
+                "at the step of {split} of production traffic: {}",
+                report.summary()
+            ),
+            _ => report.summary(),
         };
-        let decision = progress::decide(
-            progress,
-            epoch_ms(),
-            report.passed,
-            &report.summary(),
-            &timing,
-        );
+        let decision = progress::decide(progress, epoch_ms(), report.passed, &summary, &timing);
         answer.results = report.results;
         let mut answer = answer.decided(decision);
         if answer.dry_run && answer.status != Status::Succeeded {
@@ -429,18 +452,83 @@ pub fn parse_invocation(payload: Value, env: &EnvSettings) -> Result<Invocation,
     })
 }
 
-/// At a traffic-shift stage, whether ECS is rolling the deployment back, and
-/// then why the hook lets it: `DescribeServiceDeployments` says so by its
-/// status or rollback; when that call fails, weights moving all traffic of
-/// the stage away from the target revision are taken for a rollback.
-async fn rollback(
-    stage: Stage,
-    event: &EcsLifecycleHookEvent,
-    deployment: &EcsServiceDeployment,
-) -> Option<String> {
-    let traffic = stage.traffic()?;
+/// The traffic weights of an invocation, as the target revision sees them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Traffic {
+    /// `testTrafficWeights`, `None` when empty.
+    test: Option<Split>,
+    /// `productionTrafficWeights`, `None` when empty.
+    production: Option<Split>,
+}
+
+impl Traffic {
+    fn of(details: &autopilot_shared::events::EcsExecutionDetails) -> Traffic {
+        let target = &details.target_service_revision_arn;
+        Traffic {
+            test: Split::of(target, &details.test_traffic_weights),
+            production: Split::of(target, &details.production_traffic_weights),
+        }
+    }
+
+    fn of_role(&self, role: TrafficRole) -> Option<Split> {
+        match role {
+            TrafficRole::Test => self.test,
+            TrafficRole::Production => self.production,
+        }
+    }
+
+    /// The traffic step these weights are, as a progress key: the target
+    /// revision's share of production traffic (and of test traffic).
+    fn step(&self) -> Option<String> {
+        match (self.test, self.production) {
+            (None, None) => None,
+            (test, production) => Some(format!(
+                "production {} test {}",
+                production.map_or("-".to_owned(), |s| s.target.to_string()),
+                test.map_or("-".to_owned(), |s| s.target.to_string()),
+            )),
+        }
+    }
+
+    fn to_json(self) -> Value {
+        let split = |s: Option<Split>| {
+            s.map_or(
+                Value::Null,
+                |s| json!({"target": s.target, "others": s.others}),
+            )
+        };
+        json!({"test": split(self.test), "production": split(self.production)})
+    }
+}
+
+/// Whether ECS is rolling the deployment back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rollback {
+    /// No (or not a stage ECS invokes on rollback).
+    No,
+    /// Yes, and how that is known.
+    Yes(String),
+    /// Cannot tell: the weights do not say and the deployment cannot be read.
+    Unknown(String),
+}
+
+/// At `TEST_TRAFFIC_SHIFT` and `PRODUCTION_TRAFFIC_SHIFT`, whether ECS is
+/// rolling the deployment back, as the guide says to recognise it: by the
+/// weights first (that stage's traffic reversed: none to the target
+/// revision, the rest elsewhere), then by `DescribeServiceDeployments`
+/// (a `ROLLBACK_*` status, or a `rollback`).
+async fn rollback(stage: Stage, traffic: &Traffic, deployment: &EcsServiceDeployment) -> Rollback {
+    let Some(role) = stage.shifts() else {
+        return Rollback::No;
+    };
+    if let Some(split) = traffic.of_role(role).filter(Split::is_reversed) {
+        return Rollback::Yes(format!(
+            "ECS is rolling the deployment back (the {} traffic weights are reversed: {split}): the hook does not block a rollback",
+            role.as_str()
+        ));
+    }
     match deployment.state().await {
-        Ok(state) if state.is_rollback() => Some(format!(
+        Ok(state) if state.is_rollback() => Rollback::Yes(format!(
             "ECS is rolling the deployment back (status {}{}): the hook does not block a rollback",
             state.status,
             state
@@ -449,33 +537,11 @@ async fn rollback(
                 .map(|r| format!(", reason: {r}"))
                 .unwrap_or_default()
         )),
-        Ok(_) => None,
-        Err(error) => {
-            let details = &event.execution_details;
-            let map = match traffic {
-                autopilot_shared::checks::context::TrafficRole::Test => {
-                    &details.test_traffic_weights
-                }
-                autopilot_shared::checks::context::TrafficRole::Production => {
-                    &details.production_traffic_weights
-                }
-            };
-            let (target, others) = weights(&details.target_service_revision_arn, map);
-            tracing::warn!(
-                execution_id = %event.execution_id,
-                stage = %stage,
-                error = %error,
-                target_weight = target,
-                other_weight = others,
-                "cannot read the service deployment's status; judging a rollback by the traffic weights"
-            );
-            (target == 0 && others == 100).then(|| {
-                format!(
-                    "the {} traffic weights move all traffic away from the target revision, taken for a rollback (the deployment's status could not be read: {error}): the hook does not block a rollback",
-                    traffic.as_str()
-                )
-            })
-        }
+        Ok(_) => Rollback::No,
+        Err(error) => Rollback::Unknown(format!(
+            "cannot tell whether ECS is rolling the deployment back: the {} traffic weights do not say and the service deployment cannot be read: {error}",
+            role.as_str()
+        )),
     }
 }
 
@@ -525,6 +591,7 @@ struct Answer {
     results: Vec<CheckResult>,
     config: Map<String, Value>,
     progress: Option<Progress>,
+    traffic: Option<Traffic>,
     dry_run: bool,
     rollback: bool,
 }
@@ -540,6 +607,7 @@ impl Answer {
             results: Vec::new(),
             config,
             progress: None,
+            traffic: None,
             dry_run: false,
             rollback: false,
         }
@@ -589,6 +657,7 @@ impl Answer {
                 "reason": self.reason,
                 "dryRun": self.dry_run,
                 "rollback": self.rollback,
+                "traffic": self.traffic.map_or(Value::Null, Traffic::to_json),
                 "checks": self.results.iter().map(CheckResult::to_json).collect::<Vec<_>>(),
             }),
         );
@@ -645,6 +714,19 @@ mod tests {
             "hookDetails": details,
         });
         LambdaEvent::new(payload, context)
+    }
+
+    const GREEN: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/c/s/2";
+    const BLUE: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/c/s/1";
+
+    fn with_weights(
+        mut event: LambdaEvent<Value>,
+        test: Value,
+        production: Value,
+    ) -> LambdaEvent<Value> {
+        event.payload["executionDetails"]["testTrafficWeights"] = test;
+        event.payload["executionDetails"]["productionTrafficWeights"] = production;
+        event
     }
 
     async fn answer(function: &Function, event: LambdaEvent<Value>) -> Value {
@@ -711,6 +793,80 @@ mod tests {
             "no checks configured for RECONCILE_SERVICE (defaults)"
         );
         assert_eq!(answer["hookDetails"]["progress"]["invocations"], 1);
+    }
+
+    /// ECS models weights as doubles: a canary step of 2.5%, or `5.0`.
+    #[tokio::test]
+    async fn fractional_weights_are_read_and_carried_into_the_verdict() {
+        let event = with_weights(
+            event("PRODUCTION_TRAFFIC_SHIFT", Value::Null),
+            json!({ GREEN: 100.0, BLUE: 0.0 }),
+            json!({ GREEN: 2.5, BLUE: 97.5 }),
+        );
+        let answer = answer(&function(&[]), event).await;
+        assert_eq!(answer["hookStatus"], "SUCCEEDED", "{answer}");
+        let verdict = &answer["hookDetails"]["verdict"];
+        assert_eq!(
+            verdict["traffic"]["production"],
+            json!({"target": 2.5, "others": 97.5})
+        );
+        assert_eq!(
+            verdict["traffic"]["test"],
+            json!({"target": 100.0, "others": 0.0})
+        );
+        assert_eq!(
+            answer["hookDetails"]["progress"]["step"], "production 2.5 test 100",
+            "each step is its own execution"
+        );
+    }
+
+    /// The guide: a rollback invokes TEST_TRAFFIC_SHIFT and
+    /// PRODUCTION_TRAFFIC_SHIFT again with the weights reversed. Recognised
+    /// from them without an AWS call (the SDK here reaches nothing), and
+    /// never checked nor failed; the POST_* stages are not rollback stages.
+    #[tokio::test]
+    async fn reversed_weights_are_a_rollback_only_at_the_two_shift_stages() {
+        let checks = [("CHECKS", r#"[{"kind": "target-health"}]"#)];
+        let reversed = json!({ GREEN: 0.0, BLUE: 100.0 });
+        // (stage, hookStatus, rollback)
+        let cases = [
+            ("TEST_TRAFFIC_SHIFT", "SUCCEEDED", true),
+            ("PRODUCTION_TRAFFIC_SHIFT", "SUCCEEDED", true),
+            ("POST_TEST_TRAFFIC_SHIFT", "FAILED", false),
+            ("POST_PRODUCTION_TRAFFIC_SHIFT", "FAILED", false),
+        ];
+        for (stage, status, rollback) in cases {
+            let event = with_weights(
+                event(stage, Value::Null),
+                reversed.clone(),
+                reversed.clone(),
+            );
+            let answer = answer(&function(&checks), event).await;
+            assert_eq!(answer["hookStatus"], status, "{stage}: {answer}");
+            let verdict = &answer["hookDetails"]["verdict"];
+            assert_eq!(verdict["rollback"], rollback, "{stage}");
+            let checked = verdict["checks"].as_array().map_or(0, Vec::len);
+            assert_eq!(
+                checked,
+                usize::from(!rollback),
+                "{stage}: checks run only forward"
+            );
+        }
+    }
+
+    /// At a shift stage whose weights do not say (empty) and whose
+    /// deployment cannot be read, the hook neither fails a possible
+    /// rollback nor passes an unchecked shift: it looks again.
+    #[tokio::test]
+    async fn an_undecidable_rollback_is_looked_at_again() {
+        let checks = [("CHECKS", r#"[{"kind": "target-health"}]"#)];
+        let answer = answer(&function(&checks), event("TEST_TRAFFIC_SHIFT", Value::Null)).await;
+        assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+        let reason = answer["hookDetails"]["verdict"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("cannot tell whether ECS is rolling the deployment back"),
+            "{reason}"
+        );
     }
 
     #[tokio::test]

@@ -15,6 +15,16 @@
 //! - whatever the plan, a hook execution never takes longer than
 //!   `maxWaitSeconds`: a look that would come later is not scheduled, and
 //!   an invocation arriving past the limit fails without looking.
+//!
+//! Which execution a `progress` belongs to: ECS documents only that the
+//! `hookDetails` of an `IN_PROGRESS` answer come back on the next
+//! invocation of the same hook in the same deployment (merged into the
+//! configured ones, or in their place: either works, the answer carries the
+//! configuration too). Whether `executionId` stays the same across those
+//! invocations is not documented, so a progress is resumed by what is: the
+//! service deployment, the stage, and the traffic step (the weights of a
+//! linear or canary step; each step is judged afresh). The `executionId` is
+//! kept for the logs only.
 
 use std::time::Duration;
 
@@ -26,10 +36,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Progress {
-    /// The hook execution it belongs to (a stale `progress` is ignored).
+    /// The `executionId` of the invocation that started it (for the logs:
+    /// whether ECS keeps it across re-invocations is not documented).
     pub execution_id: String,
+    /// The service deployment it belongs to (`resourceArn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
     /// The stage it belongs to.
     pub stage: String,
+    /// The traffic step it belongs to (see [`ProgressKey::step`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
     /// When the first invocation of the execution started, in milliseconds
     /// since the Unix epoch.
     pub started_at_ms: u64,
@@ -44,21 +61,40 @@ pub struct Progress {
     pub samples: u32,
 }
 
+/// What a progress belongs to: one hook execution, named by what ECS
+/// documents to persist between its invocations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressKey<'a> {
+    /// The service deployment (`resourceArn`).
+    pub deployment: &'a str,
+    /// The stage.
+    pub stage: &'a str,
+    /// The traffic step, such as `production 25` (the target revision's
+    /// weights in the event), or `None` where the event carries none.
+    pub step: Option<String>,
+}
+
 impl Progress {
-    /// The progress of execution `execution_id` at `stage`: `earlier` when it
-    /// belongs to them, else a new one starting `now_ms`. The invocation is
-    /// counted.
+    /// The progress of the hook execution `key`: `earlier` when it belongs
+    /// to it, else a new one starting `now_ms` (noting `execution_id`). The
+    /// invocation is counted.
     pub fn resume(
         earlier: Option<Progress>,
+        key: &ProgressKey<'_>,
         execution_id: &str,
-        stage: &str,
         now_ms: u64,
     ) -> Progress {
         let mut progress = earlier
-            .filter(|p| p.execution_id == execution_id && p.stage == stage)
+            .filter(|p| {
+                p.deployment.as_deref() == Some(key.deployment)
+                    && p.stage == key.stage
+                    && p.step == key.step
+            })
             .unwrap_or_else(|| Progress {
                 execution_id: execution_id.to_owned(),
-                stage: stage.to_owned(),
+                deployment: Some(key.deployment.to_owned()),
+                stage: key.stage.to_owned(),
+                step: key.step.clone(),
                 started_at_ms: now_ms,
                 invocations: 0,
                 passing_since_ms: None,
@@ -251,7 +287,9 @@ mod tests {
     fn progress(invocations: u32, passing_since: Option<u64>, samples: u32) -> Progress {
         Progress {
             execution_id: "x".into(),
+            deployment: Some("d".into()),
             stage: "POST_SCALE_UP".into(),
+            step: None,
             started_at_ms: T0,
             invocations,
             passing_since_ms: passing_since.map(at),
@@ -265,7 +303,7 @@ mod tests {
     #[test]
     fn counters_from_the_event_saturate() {
         let full = progress(u32::MAX, Some(0), u32::MAX);
-        let resumed = Progress::resume(Some(full), "x", "POST_SCALE_UP", at(10));
+        let resumed = Progress::resume(Some(full), &key("d", "POST_SCALE_UP", None), "x", at(10));
         assert_eq!(resumed.invocations, u32::MAX);
         assert!(resumed.expired(at(4000), Duration::from_secs(1800)));
         let decision = decide(
@@ -439,15 +477,64 @@ mod tests {
         }
     }
 
-    #[test]
-    fn progress_resumes_only_its_own_execution_and_stage() {
-        let earlier = progress(3, None, 0);
-        let resumed = Progress::resume(Some(earlier.clone()), "x", "POST_SCALE_UP", at(90));
-        assert_eq!((resumed.invocations, resumed.started_at_ms), (4, T0));
-        for (execution, stage) in [("y", "POST_SCALE_UP"), ("x", "PRE_SCALE_UP")] {
-            let fresh = Progress::resume(Some(earlier.clone()), execution, stage, at(90));
-            assert_eq!((fresh.invocations, fresh.started_at_ms), (1, at(90)));
+    fn key<'a>(deployment: &'a str, stage: &'a str, step: Option<&str>) -> ProgressKey<'a> {
+        ProgressKey {
+            deployment,
+            stage,
+            step: step.map(str::to_owned),
         }
+    }
+
+    #[test]
+    fn progress_resumes_its_deployment_stage_and_step_whatever_the_execution_id() {
+        let earlier = progress(3, None, 0);
+        // (key, execution id, resumed)
+        let cases = [
+            (key("d", "POST_SCALE_UP", None), "x", true),
+            // ECS may or may not keep the executionId: not documented.
+            (key("d", "POST_SCALE_UP", None), "y", true),
+            (key("d", "PRE_SCALE_UP", None), "x", false),
+            (key("other", "POST_SCALE_UP", None), "x", false),
+            (key("d", "POST_SCALE_UP", Some("production 25")), "x", false),
+        ];
+        for (key, execution, resumed) in cases {
+            let got = Progress::resume(Some(earlier.clone()), &key, execution, at(90));
+            let expected = if resumed { (4, T0) } else { (1, at(90)) };
+            assert_eq!(
+                (got.invocations, got.started_at_ms),
+                expected,
+                "{key:?} {execution}"
+            );
+            assert_eq!(got.execution_id, if resumed { "x" } else { execution });
+        }
+        // A progress from before it named its deployment starts afresh.
+        let old = Progress {
+            deployment: None,
+            ..earlier
+        };
+        let got = Progress::resume(Some(old), &key("d", "POST_SCALE_UP", None), "x", at(90));
+        assert_eq!(got.invocations, 1);
+        // Each step of a linear deployment is judged afresh.
+        let step1 = Progress::resume(
+            None,
+            &key("d", "PRODUCTION_TRAFFIC_SHIFT", Some("production 25")),
+            "x",
+            at(0),
+        );
+        let step2 = Progress::resume(
+            Some(step1.clone()),
+            &key("d", "PRODUCTION_TRAFFIC_SHIFT", Some("production 50")),
+            "x",
+            at(60),
+        );
+        assert_eq!((step2.invocations, step2.started_at_ms), (1, at(60)));
+        let again = Progress::resume(
+            Some(step1),
+            &key("d", "PRODUCTION_TRAFFIC_SHIFT", Some("production 25")),
+            "z",
+            at(30),
+        );
+        assert_eq!((again.invocations, again.started_at_ms), (2, at(0)));
     }
 
     #[test]
@@ -470,7 +557,7 @@ mod tests {
         assert_eq!(
             value,
             serde_json::json!({
-                "executionId": "x", "stage": "POST_SCALE_UP", "startedAtMs": T0,
+                "executionId": "x", "deployment": "d", "stage": "POST_SCALE_UP", "startedAtMs": T0,
                 "invocations": 2, "passingSinceMs": at(10), "samples": 1
             })
         );

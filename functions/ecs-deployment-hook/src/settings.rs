@@ -36,8 +36,11 @@ use crate::stage::{self, Stage};
 
 /// `maxWaitSeconds` when nothing sets it.
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(1800);
-/// The most `maxWaitSeconds` may be: ECS's longest hook timeout (1440 minutes).
-pub const MAX_MAX_WAIT_SECONDS: f64 = 86_400.0;
+/// The most `maxWaitSeconds` may be: ECS's longest hook timeout, 20,160
+/// minutes (14 days; the API model's range of
+/// `timeoutConfiguration.timeoutInMinutes`, which the guide still gives as
+/// 1,440).
+pub const MAX_MAX_WAIT_SECONDS: f64 = 1_209_600.0;
 /// `callBackDelaySeconds` when nothing sets it (ECS's own default).
 pub const DEFAULT_CALLBACK: Duration = Duration::from_secs(30);
 /// The longest `callBackDelaySeconds`.
@@ -630,12 +633,26 @@ mod tests {
     }
 
     #[test]
+    fn waits_up_to_the_longest_hook_timeout_ecs_allows() {
+        // 20,160 minutes: the API model's timeoutInMinutes range.
+        let env = EnvSettings::from_env(&Env::from_pairs([("MAX_WAIT_SECONDS", "1209600")]))
+            .expect("14 days is a valid MAX_WAIT_SECONDS");
+        assert_eq!(env.max_wait, Duration::from_secs(20_160 * 60));
+        let details = HookDetails::parse(&serde_json::json!({"maxWaitSeconds": 1_209_600}))
+            .expect("14 days is a valid hookDetails.maxWaitSeconds");
+        assert_eq!(details.max_wait, Some(Duration::from_secs(1_209_600)));
+        let error =
+            HookDetails::parse(&serde_json::json!({"maxWaitSeconds": 1_209_601})).unwrap_err();
+        assert_eq!(error.name, "hookDetails.maxWaitSeconds");
+    }
+
+    #[test]
     fn environment_errors_name_the_variable() {
         let cases = [
             (("CHECKS", "{"), "CHECKS"),
             (("CHECKS", r#"{"SOON": []}"#), "CHECKS.SOON"),
             (("MAX_WAIT_SECONDS", "0"), "MAX_WAIT_SECONDS"),
-            (("MAX_WAIT_SECONDS", "100000"), "MAX_WAIT_SECONDS"),
+            (("MAX_WAIT_SECONDS", "1209601"), "MAX_WAIT_SECONDS"),
             (("CALLBACK_DELAY_SECONDS", "x"), "CALLBACK_DELAY_SECONDS"),
             (("HEALTH_PATH", "ready"), "HEALTH_PATH"),
         ];

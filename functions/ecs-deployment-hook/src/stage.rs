@@ -21,13 +21,13 @@ pub enum Stage {
     TestTrafficShift,
     /// The green revision takes all test traffic.
     PostTestTrafficShift,
-    /// Production traffic is about to move.
+    /// Production traffic is about to move: before every traffic step of a
+    /// linear or canary deployment.
     PreProductionTrafficShift,
-    /// Production traffic moves, at every step of a linear or canary
-    /// deployment (again, reversed, on rollback).
+    /// Production traffic moves: at every traffic step of a linear or
+    /// canary deployment (again, reversed, on rollback).
     ProductionTrafficShift,
-    /// Production traffic has moved (at every step of a linear or canary
-    /// deployment).
+    /// All production traffic has moved: once, when the shift is complete.
     PostProductionTrafficShift,
 }
 
@@ -83,16 +83,28 @@ impl Stage {
         }
     }
 
-    /// The traffic a traffic-shift stage moves or follows: the stages ECS
-    /// invokes again, with the weights reversed, when it rolls back.
-    pub fn traffic(self) -> Option<TrafficRole> {
+    /// The traffic a stage moves while it runs: `TEST_TRAFFIC_SHIFT` and
+    /// `PRODUCTION_TRAFFIC_SHIFT`, the two stages ECS invokes again, with
+    /// the weights reversed, when it rolls back (the guide: "When a roll
+    /// back happens, Amazon ECS runs the lifecycle hooks for the following
+    /// lifecycle stages: PRODUCTION_TRAFFIC_SHIFT, TEST_TRAFFIC_SHIFT").
+    /// There is no rollback stage, and the `POST_*` stages are not
+    /// invoked on rollback.
+    pub fn shifts(self) -> Option<TrafficRole> {
         match self {
-            Stage::TestTrafficShift | Stage::PostTestTrafficShift => Some(TrafficRole::Test),
-            Stage::ProductionTrafficShift | Stage::PostProductionTrafficShift => {
-                Some(TrafficRole::Production)
-            }
+            Stage::TestTrafficShift => Some(TrafficRole::Test),
+            Stage::ProductionTrafficShift => Some(TrafficRole::Production),
             _ => None,
         }
+    }
+
+    /// Whether ECS invokes the stage at every traffic step of a linear or
+    /// canary deployment (each step is then a hook execution of its own).
+    pub fn per_step(self) -> bool {
+        matches!(
+            self,
+            Stage::PreProductionTrafficShift | Stage::ProductionTrafficShift
+        )
     }
 }
 
@@ -176,18 +188,24 @@ mod tests {
     }
 
     #[test]
-    fn traffic_stages_are_the_rollback_ones_and_their_followers() {
-        let traffic: Vec<_> = Stage::ALL
+    fn only_the_two_shift_stages_are_invoked_on_rollback() {
+        let shifts: Vec<_> = Stage::ALL
             .into_iter()
-            .filter_map(|s| s.traffic().map(|t| (s, t)))
+            .filter_map(|s| s.shifts().map(|t| (s, t)))
             .collect();
         assert_eq!(
-            traffic,
+            shifts,
             [
                 (Stage::TestTrafficShift, TrafficRole::Test),
-                (Stage::PostTestTrafficShift, TrafficRole::Test),
                 (Stage::ProductionTrafficShift, TrafficRole::Production),
-                (Stage::PostProductionTrafficShift, TrafficRole::Production),
+            ]
+        );
+        let per_step: Vec<_> = Stage::ALL.into_iter().filter(|s| s.per_step()).collect();
+        assert_eq!(
+            per_step,
+            [
+                Stage::PreProductionTrafficShift,
+                Stage::ProductionTrafficShift
             ]
         );
     }

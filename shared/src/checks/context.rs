@@ -197,6 +197,11 @@ pub enum ContextError {
     /// without a task definition, ...).
     #[error("{0}")]
     Missing(String),
+    /// AWS has not resolved it yet (an ECS service revision that does not
+    /// say yet which target group it serves, say): looking again later may
+    /// find it, so a plan that waits keeps waiting.
+    #[error("{0}")]
+    Unresolved(String),
 }
 
 impl Classify for ContextError {
@@ -204,6 +209,7 @@ impl Classify for ContextError {
         match self {
             ContextError::Aws(error) => error.kind(),
             ContextError::Missing(_) => ErrorKind::NotFound,
+            ContextError::Unresolved(_) => ErrorKind::Retryable,
         }
     }
 }

@@ -2,10 +2,12 @@
 //! linear or canary) service deployment.
 //!
 //! ECS names what it deploys in the hook event: the service deployment
-//! (`resourceArn`), the target service revision, and, through the traffic
-//! weights, the source revisions. From those, lazily and once each:
+//! (`resourceArn`) and the target service revision. Everything else comes
+//! from ECS's API, lazily and once each, never from the event's traffic
+//! weights (the guide's payloads leave them empty at four stages):
 //! - `DescribeServiceDeployments`: the deployment's status and rollback (is
-//!   ECS rolling back?);
+//!   ECS rolling back?), its `targetServiceRevision` and
+//!   `sourceServiceRevisions`;
 //! - `DescribeServiceRevisions` (the target and sources in one call): the
 //!   task definition, and the load balancer configuration: the target group
 //!   pair (`targetGroupArn` and `advancedConfiguration.alternateTargetGroupArn`),
@@ -17,7 +19,10 @@
 //! - `DescribeTaskDefinition`: the new revision's containers.
 //!
 //! The replacement (green) target group is the one the target revision
-//! serves; the original (blue) is the other of the pair.
+//! serves; the original (blue) is the other of the pair. Where ECS has not
+//! resolved that yet, the checks that need it fail with
+//! [`ContextError::Unresolved`], which says so, and a plan that waits looks
+//! again.
 //!
 //! IAM: `ecs:DescribeServiceDeployments`, `ecs:DescribeServiceRevisions`,
 //! `ecs:DescribeTaskDefinition`, `elasticloadbalancing:DescribeListeners`,
@@ -40,12 +45,16 @@ use crate::aws::AwsError;
 pub const DESCRIBE_REVISIONS_MAX: usize = 20;
 
 /// What `DescribeServiceDeployments` says about the deployment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeploymentState {
     /// `IN_PROGRESS`, `ROLLBACK_IN_PROGRESS`, ...
     pub status: String,
     /// Why ECS rolls back, when it does.
     pub rollback_reason: Option<String>,
+    /// `targetServiceRevision.arn`.
+    pub target_revision: Option<String>,
+    /// `sourceServiceRevisions[].arn`: the revisions traffic moves away from.
+    pub source_revisions: Vec<String>,
 }
 
 impl DeploymentState {
@@ -164,24 +173,70 @@ pub fn target_group_roles(
     Err("neither the target nor a source revision says which target group it serves".to_owned())
 }
 
-/// Which revision takes which share of traffic: the target's weight, and
-/// the most any other revision takes.
-pub fn weights(target: &str, weights: &BTreeMap<String, u32>) -> (u32, u32) {
-    let target_weight = weights.get(target).copied().unwrap_or(0);
-    let others = weights
-        .iter()
-        .filter(|(arn, _)| arn.as_str() != target)
-        .map(|(_, w)| *w)
-        .max()
-        .unwrap_or(0);
-    (target_weight, others)
+/// One traffic weight map of a hook event, as the target revision sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Split {
+    /// The target revision's percentage (0 when the map leaves it out).
+    pub target: f64,
+    /// The other revisions' percentages, summed.
+    pub others: f64,
+}
+
+impl Split {
+    /// The split of `weights` for `target`; `None` for an empty map (the
+    /// guide's payloads carry `{}` at the stages where no traffic moves).
+    pub fn of(target: &str, weights: &BTreeMap<String, f64>) -> Option<Split> {
+        if weights.is_empty() {
+            return None;
+        }
+        let target_weight = weights.get(target).copied().unwrap_or(0.0);
+        let others = weights
+            .iter()
+            .filter(|(arn, _)| arn.as_str() != target)
+            .map(|(_, w)| *w)
+            .sum();
+        Some(Split {
+            target: target_weight,
+            others,
+        })
+    }
+
+    /// Whether the traffic is going back: none to the target revision, some
+    /// elsewhere. At `TEST_TRAFFIC_SHIFT` and `PRODUCTION_TRAFFIC_SHIFT` this
+    /// is how the guide says to recognise ECS's rollback, which invokes those
+    /// two hooks again with the weights reversed.
+    pub fn is_reversed(&self) -> bool {
+        self.target == 0.0 && self.others > 0.0
+    }
+}
+
+impl std::fmt::Display for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}% to the target revision, {}% to the others",
+            self.target, self.others
+        )
+    }
+}
+
+/// The service revisions one `DescribeServiceRevisions` call describes: the
+/// target first, then the sources (without the target, each once), as many
+/// as the call takes (a deployment has one source, or a few).
+pub fn revisions_to_describe(target: &str, sources: &[String]) -> Vec<String> {
+    let mut arns = vec![target.to_owned()];
+    for source in sources {
+        if !arns.contains(source) && arns.len() < DESCRIBE_REVISIONS_MAX {
+            arns.push(source.clone());
+        }
+    }
+    arns
 }
 
 /// An ECS service deployment as the checks see it; resolves lazily.
 pub struct EcsServiceDeployment {
     deployment_arn: String,
     target_revision_arn: String,
-    source_revision_arns: Vec<String>,
     ecs: aws_sdk_ecs::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
     state: OnceCell<DeploymentState>,
@@ -193,26 +248,16 @@ pub struct EcsServiceDeployment {
 
 impl EcsServiceDeployment {
     /// The service deployment `deployment_arn`, deploying
-    /// `target_revision_arn` over `source_revision_arns`; nothing is called
-    /// yet.
+    /// `target_revision_arn`; nothing is called yet.
     pub fn new(
         deployment_arn: &str,
         target_revision_arn: &str,
-        source_revision_arns: Vec<String>,
         ecs: aws_sdk_ecs::Client,
         elbv2: aws_sdk_elasticloadbalancingv2::Client,
     ) -> Self {
-        let mut sources = source_revision_arns;
-        sources.retain(|arn| arn != target_revision_arn);
-        sources.sort();
-        sources.dedup();
-        // One DescribeServiceRevisions call: the target and as many sources
-        // as fit (a deployment has one or a few).
-        sources.truncate(DESCRIBE_REVISIONS_MAX - 1);
         EcsServiceDeployment {
             deployment_arn: deployment_arn.to_owned(),
             target_revision_arn: target_revision_arn.to_owned(),
-            source_revision_arns: sources,
             ecs,
             elbv2,
             state: OnceCell::new(),
@@ -223,7 +268,7 @@ impl EcsServiceDeployment {
         }
     }
 
-    /// The deployment's status and rollback.
+    /// The deployment's status, rollback and revisions.
     ///
     /// IAM: `ecs:DescribeServiceDeployments`.
     pub async fn state(&self) -> Result<&DeploymentState, ContextError> {
@@ -253,20 +298,30 @@ impl EcsServiceDeployment {
                     rollback_reason: deployment
                         .rollback()
                         .map(|r| r.reason().unwrap_or("no reason given").to_owned()),
+                    target_revision: deployment
+                        .target_service_revision()
+                        .and_then(|r| r.arn())
+                        .map(str::to_owned),
+                    source_revisions: deployment
+                        .source_service_revisions()
+                        .iter()
+                        .filter_map(|r| r.arn().map(str::to_owned))
+                        .collect(),
                 })
             })
             .await
     }
 
-    /// The target revision's facts, and the sources'.
+    /// The target revision's facts, and the sources' (as
+    /// `DescribeServiceDeployments` names them).
     ///
-    /// IAM: `ecs:DescribeServiceRevisions`.
+    /// IAM: `ecs:DescribeServiceDeployments`, `ecs:DescribeServiceRevisions`.
     pub async fn revisions(&self) -> Result<&(RevisionFacts, Vec<RevisionFacts>), ContextError> {
         self.revisions
             .get_or_try_init(|| async {
-                let arns: Vec<String> = std::iter::once(self.target_revision_arn.clone())
-                    .chain(self.source_revision_arns.iter().cloned())
-                    .collect();
+                let state = self.state().await?;
+                let arns =
+                    revisions_to_describe(&self.target_revision_arn, &state.source_revisions);
                 let resource = format!("service revisions {}", arns.join(", "));
                 let answer = self
                     .ecs
@@ -362,11 +417,16 @@ impl EcsServiceDeployment {
         let sources_serve: Vec<String> = sources.iter().flat_map(|s| s.serves.clone()).collect();
         let (replacement, original) = target_group_roles(&pair, &target.serves, &sources_serve)
             .map_err(|why| {
-                ContextError::Missing(format!(
+                let message = format!(
                     "cannot tell the {} target group of {}: {why}",
                     role.as_str(),
                     self.deployment_arn
-                ))
+                );
+                if pair.alternate_target_group_arn.is_some() {
+                    ContextError::Unresolved(format!("{message} (ECS has not resolved it yet)"))
+                } else {
+                    ContextError::Missing(message)
+                }
             })?;
         let arn = match role {
             TargetGroupRole::Replacement => replacement,
@@ -509,6 +569,7 @@ mod tests {
         let state = |status: &str, reason: Option<&str>| DeploymentState {
             status: status.into(),
             rollback_reason: reason.map(str::to_owned),
+            ..DeploymentState::default()
         };
         let cases = [
             (state("IN_PROGRESS", None), false),
@@ -524,23 +585,62 @@ mod tests {
     }
 
     #[test]
-    fn target_and_other_weights() {
-        let weights_of = |pairs: &[(&str, u32)]| {
+    fn splits_and_reversals() {
+        let weights_of = |pairs: &[(&str, f64)]| {
             pairs
                 .iter()
                 .map(|(a, w)| ((*a).to_owned(), *w))
                 .collect::<BTreeMap<_, _>>()
         };
+        // (weights, (target, others) or None for an empty map, reversed)
         let cases = [
-            (weights_of(&[("t", 100), ("s", 0)]), (100, 0)),
-            (weights_of(&[("t", 0), ("s", 100)]), (0, 100)),
-            (weights_of(&[("t", 10), ("s", 90)]), (10, 90)),
-            (weights_of(&[("s", 100)]), (0, 100)),
-            (weights_of(&[]), (0, 0)),
+            (
+                weights_of(&[("t", 100.0), ("s", 0.0)]),
+                Some((100.0, 0.0)),
+                false,
+            ),
+            (
+                weights_of(&[("t", 0.0), ("s", 100.0)]),
+                Some((0.0, 100.0)),
+                true,
+            ),
+            (
+                weights_of(&[("t", 2.5), ("s", 97.5)]),
+                Some((2.5, 97.5)),
+                false,
+            ),
+            (weights_of(&[("s", 100.0)]), Some((0.0, 100.0)), true),
+            (
+                weights_of(&[("t", 0.0), ("s", 0.0)]),
+                Some((0.0, 0.0)),
+                false,
+            ),
+            (
+                weights_of(&[("t", 0.0), ("a", 60.0), ("b", 40.0)]),
+                Some((0.0, 100.0)),
+                true,
+            ),
+            (weights_of(&[]), None, false),
         ];
-        for (map, expected) in cases {
-            assert_eq!(weights("t", &map), expected, "{map:?}");
+        for (map, expected, reversed) in cases {
+            let split = Split::of("t", &map);
+            assert_eq!(split.map(|s| (s.target, s.others)), expected, "{map:?}");
+            assert_eq!(split.is_some_and(|s| s.is_reversed()), reversed, "{map:?}");
         }
+    }
+
+    #[test]
+    fn the_target_and_its_sources_in_one_call() {
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            revisions_to_describe("t", &s(&["a", "t", "a"])),
+            s(&["t", "a"])
+        );
+        assert_eq!(revisions_to_describe("t", &[]), s(&["t"]));
+        let many: Vec<String> = (0..30).map(|i| format!("s{i}")).collect();
+        let arns = revisions_to_describe("t", &many);
+        assert_eq!(arns.len(), DESCRIBE_REVISIONS_MAX);
+        assert_eq!(arns[0], "t");
     }
 
     #[test]
