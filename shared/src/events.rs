@@ -172,6 +172,18 @@ mod tests {
     }
 
     #[test]
+    fn ecr_replication_and_by_digest_fixtures_round_trip() {
+        let event: EcrImageEvent =
+            round_trip("redeploy-on-push/replication.json", "ECR image action");
+        assert_eq!(event.detail_type, "ECR Replication Action");
+        assert_eq!(event.detail.action_type, "REPLICATE");
+        assert_eq!(event.detail.source_region.as_deref(), Some("us-east-1"));
+        let event: EcrImageEvent =
+            round_trip("redeploy-on-push/push-by-digest.json", "ECR image action");
+        assert_eq!(event.detail.image_tag, None);
+    }
+
+    #[test]
     fn ecr_delete_fixture_round_trips() {
         let event: EcrImageEvent = round_trip("redeploy-on-push/delete.json", "ECR image action");
         assert_eq!(event.detail.action_type, "DELETE");

@@ -205,24 +205,40 @@ pub enum Push {
 }
 
 /// Reads an EventBridge event as [`Function::handle`] does, before any AWS
-/// call: the envelope, the "ECR Image Action" detail, and the pushed image
-/// (`account`, `region`, repository, tag and digest checked). Events of
-/// another source or kind, and pushes that did not succeed, are
-/// [`Push::Ignored`]. Errors are `InvalidInput` and name the field
-/// (`detail.image-digest`, `account`, ...).
+/// call: the envelope, the detail, and the image (`account`, `region`,
+/// repository, tag and digest checked). Errors are `InvalidInput` and name
+/// the field (`detail.image-digest`, `account`, ...).
+///
+/// Deployed: a successful push (`ECR Image Action`, `action-type` `PUSH`),
+/// and a successful replication into this event's Region (`ECR Replication
+/// Action`, `action-type` `REPLICATE`, emitted in each destination Region
+/// with the `source-account` and `source-region` it came from): the image
+/// is then in this account's registry in this Region, and the services here
+/// that track its tag roll out, with the same guarantees as a push.
+///
+/// [`Push::Ignored`], with the reason: events of another source or kind
+/// (pull-through cache, scans, ...), other actions (`DELETE`, ...), results
+/// other than `SUCCESS`, and pushes by digest (`image-tag` absent or empty,
+/// as for by-digest pushes and the children of an image index): no service
+/// tracks a digest, and an error would only retry into the dead-letter
+/// queue.
 pub fn parse_push(payload: Value) -> Result<Push, EventError> {
     let envelope: EventBridgeEvent<Value> = parse_event(EVENT, payload)?;
-    if envelope.source != "aws.ecr" || envelope.detail_type != "ECR Image Action" {
-        return Ok(Push::Ignored(format!(
-            "not an ECR image action (source {:?}, detail-type {:?})",
-            envelope.source, envelope.detail_type
-        )));
-    }
+    let expected_action = match (envelope.source.as_str(), envelope.detail_type.as_str()) {
+        ("aws.ecr", IMAGE_ACTION) => "PUSH",
+        ("aws.ecr", REPLICATION_ACTION) => "REPLICATE",
+        _ => {
+            return Ok(Push::Ignored(format!(
+                "not an ECR push or replication (source {:?}, detail-type {:?})",
+                envelope.source, envelope.detail_type
+            )));
+        }
+    };
     let detail: EcrImageAction = parse_event(EVENT, json!({ "detail": envelope.detail }))
         .map(|wrapped: Wrapped| wrapped.detail)?;
-    if detail.action_type != "PUSH" || detail.result != "SUCCESS" {
+    if detail.action_type != expected_action || detail.result != "SUCCESS" {
         return Ok(Push::Ignored(format!(
-            "{} {} of {}: only successful pushes are deployed",
+            "{} {} of {}: only successful pushes and replications are deployed",
             detail.result, detail.action_type, detail.repository_name
         )));
     }
@@ -249,14 +265,15 @@ pub fn parse_push(payload: Value) -> Result<Push, EventError> {
             &format!("{region:?} is not a Region such as eu-west-1"),
         ));
     }
-    pushed_image(
+    // ECR writes an empty `image-tag` as well as none for a push by digest.
+    let tag = detail.image_tag.as_deref().filter(|t| !t.is_empty());
+    let pushed = pushed_image(
         account,
         region,
         &detail.repository_name,
-        detail.image_tag.as_deref(),
+        tag,
         &detail.image_digest,
     )
-    .map(Push::Image)
     .map_err(|e| {
         let field = match e {
             ImageRefError::Digest { .. } => "detail.image-digest",
@@ -264,8 +281,37 @@ pub fn parse_push(payload: Value) -> Result<Push, EventError> {
             _ => "detail.repository-name",
         };
         invalid(field, &e.to_string())
-    })
+    })?;
+    if pushed.tag.is_none() {
+        return Ok(Push::Ignored(format!(
+            "{} of {}@{} carries no tag (a push by digest, or a child of an image index): services track tags, so there is nothing to deploy",
+            if expected_action == "PUSH" {
+                "push"
+            } else {
+                "replication"
+            },
+            detail.repository_name,
+            detail.image_digest
+        )));
+    }
+    if let (Some(source_account), Some(source_region)) =
+        (&detail.source_account, &detail.source_region)
+    {
+        tracing::info!(
+            repository = %pushed.repository,
+            source_account = %source_account,
+            source_region = %source_region,
+            region = %region,
+            "image replicated into this Region"
+        );
+    }
+    Ok(Push::Image(pushed))
 }
+
+/// The detail-type of an ECR push (and delete) event.
+const IMAGE_ACTION: &str = "ECR Image Action";
+/// The detail-type of an ECR replication event, in the destination Region.
+const REPLICATION_ACTION: &str = "ECR Replication Action";
 
 /// The event name in errors.
 const EVENT: &str = "ECR image action";
@@ -399,9 +445,13 @@ mod tests {
     }
 
     fn push(edit: impl FnOnce(&mut Value)) -> Result<Push, EventError> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../events/redeploy-on-push/push-latest.json"
+        sample("push-latest.json", edit)
+    }
+
+    fn sample(name: &str, edit: impl FnOnce(&mut Value)) -> Result<Push, EventError> {
+        let path = format!(
+            "{}/../../events/redeploy-on-push/{name}",
+            env!("CARGO_MANIFEST_DIR")
         );
         let mut event: Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -420,6 +470,76 @@ mod tests {
         assert_eq!(pushed.tag.as_deref(), Some("latest"));
         let ignored = push(|e| e["detail"]["action-type"] = json!("DELETE"));
         assert!(matches!(ignored, Ok(Push::Ignored(_))), "{ignored:?}");
+    }
+
+    #[test]
+    fn the_samples_deploy_or_are_ignored() {
+        let Ok(Push::Image(replicated)) = sample("replication.json", |_| {}) else {
+            panic!("the replication sample deploys");
+        };
+        assert_eq!(replicated.registry.region, "eu-west-1");
+        let ignored = sample("push-by-digest.json", |_| {});
+        assert!(
+            matches!(&ignored, Ok(Push::Ignored(r)) if r.contains("carries no tag")),
+            "{ignored:?}"
+        );
+    }
+
+    /// Which events deploy, and which are acknowledged and ignored with
+    /// their reason (never an error, which would retry into the DLQ).
+    #[test]
+    fn pushes_replications_and_what_is_ignored() {
+        type Edit = Box<dyn FnOnce(&mut Value)>;
+        let replication: Edit = Box::new(|e| {
+            e["detail-type"] = json!("ECR Replication Action");
+            e["region"] = json!("eu-west-1");
+            e["detail"]["action-type"] = json!("REPLICATE");
+            e["detail"]["source-account"] = json!("210987654321");
+            e["detail"]["source-region"] = json!("us-east-1");
+        });
+        // (edit, deployed in this Region, or the ignored reason's part)
+        let cases: Vec<(Edit, Result<&str, &str>)> = vec![
+            (Box::new(|_| {}), Ok("us-east-1")),
+            (replication, Ok("eu-west-1")),
+            (
+                Box::new(|e| {
+                    e["detail"].as_object_mut().unwrap().remove("image-tag");
+                }),
+                Err("carries no tag"),
+            ),
+            (
+                Box::new(|e| e["detail"]["image-tag"] = json!("")),
+                Err("carries no tag"),
+            ),
+            (
+                Box::new(|e| e["detail"]["action-type"] = json!("REPLICATE")),
+                Err("only successful pushes and replications"),
+            ),
+            (
+                Box::new(|e| {
+                    e["detail-type"] = json!("ECR Replication Action");
+                    e["detail"]["result"] = json!("FAILURE");
+                    e["detail"]["action-type"] = json!("REPLICATE");
+                }),
+                Err("only successful pushes and replications"),
+            ),
+            (
+                Box::new(|e| e["detail-type"] = json!("ECR Pull Through Cache Action")),
+                Err("not an ECR push or replication"),
+            ),
+        ];
+        for (index, (edit, expected)) in cases.into_iter().enumerate() {
+            match (push(edit), expected) {
+                (Ok(Push::Image(pushed)), Ok(region)) => {
+                    assert_eq!(pushed.registry.region, region, "case {index}");
+                    assert_eq!(pushed.tag.as_deref(), Some("latest"), "case {index}");
+                }
+                (Ok(Push::Ignored(reason)), Err(part)) => {
+                    assert!(reason.contains(part), "case {index}: {reason}");
+                }
+                (got, expected) => panic!("case {index}: got {got:?}, expected {expected:?}"),
+            }
+        }
     }
 
     /// Regressions found by tests/bad_input.rs: a bad account or Region was
