@@ -57,7 +57,6 @@
 //! check panic when it runs, so that the end-to-end tests can show a panic
 //! inside a check reported as `Failed`. Release builds do not contain it.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,7 +64,7 @@ use autopilot_shared::HandlerError;
 use autopilot_shared::aws::{CallPolicy, load_sdk_config};
 use autopilot_shared::checks::codedeploy::{CodeDeployDeployment, Reported, report_hook_status};
 use autopilot_shared::checks::defaults::{self, DefaultOptions};
-use autopilot_shared::checks::engine::{self, Bake, CheckResult, panic_message};
+use autopilot_shared::checks::engine::{self, Bake, CheckResult};
 use autopilot_shared::checks::http::HttpProber;
 use autopilot_shared::checks::resolve::Pins;
 use autopilot_shared::checks::{CheckContext, CheckPlan, Clients, Hook};
@@ -74,7 +73,6 @@ use autopilot_shared::error::{Classify, ErrorKind};
 use autopilot_shared::events::{CodeDeployLifecycleEvent, EventError, parse_event};
 use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
 use aws_config::SdkConfig;
-use futures::FutureExt;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -253,29 +251,16 @@ impl Function {
     ///
     /// IAM: as [`IAM_ACTIONS`] lists.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
-        let invocation_deadline = engine::instant_at(event.context.deadline());
+        let deadlines = engine::Deadlines::of(event.context.deadline());
+        let invocation_deadline = deadlines.invocation;
         let hook_event = self.parse(event.payload)?;
         let deployment_id = hook_event.deployment_id.as_str();
-        let run_deadline = engine::run_deadline(Instant::now(), invocation_deadline);
-        // The engine stops at the run deadline; a little grace lets it hand
-        // over the checks' evidence before this outer bound cuts in.
-        let grace = (invocation_deadline.saturating_duration_since(run_deadline) / 2)
-            .min(Duration::from_millis(500));
-        // Boxed: the nested futures of the checks are too deep for the
-        // compiler to lay out inline.
-        let evaluation =
-            AssertUnwindSafe(Box::pin(self.evaluate(deployment_id, run_deadline))).catch_unwind();
-        let decision = match tokio::time::timeout_at(run_deadline + grace, evaluation).await {
-            Ok(Ok(decision)) => decision,
-            Ok(Err(panic)) => Decision::failed(
-                self.hook_hint,
-                format!("the hook panicked: {}", panic_message(panic.as_ref())),
-            ),
-            Err(_) => Decision::failed(
-                self.hook_hint,
-                "time ran out before the checks could run".to_owned(),
-            ),
-        };
+        let decision = engine::guarded(
+            &deadlines,
+            Box::pin(self.evaluate(deployment_id, deadlines.run)),
+        )
+        .await
+        .unwrap_or_else(|interrupted| Decision::failed(self.hook_hint, interrupted.to_string()));
         let dry_run = self.config.as_ref().is_ok_and(|c| c.common.dry_run);
         let report_succeeded = decision.passed || dry_run;
         decision.log(deployment_id, dry_run);

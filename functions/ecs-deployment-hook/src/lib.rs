@@ -57,15 +57,14 @@ pub mod progress;
 pub mod settings;
 pub mod stage;
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use autopilot_shared::HandlerError;
 use autopilot_shared::aws::{CallPolicy, load_sdk_config};
 use autopilot_shared::checks::context::TrafficRole;
 use autopilot_shared::checks::ecs_service::{EcsServiceDeployment, Split};
-use autopilot_shared::checks::engine::{self, CheckResult, Report, panic_message};
+use autopilot_shared::checks::engine::{self, CheckResult, Report};
 use autopilot_shared::checks::http::HttpProber;
 use autopilot_shared::checks::resolve::Pins;
 use autopilot_shared::checks::{CheckContext, Clients, one_line};
@@ -73,7 +72,6 @@ use autopilot_shared::config::{CommonConfig, Env};
 use autopilot_shared::events::{EcsLifecycleHookEvent, parse_event};
 use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
 use aws_config::SdkConfig;
-use futures::FutureExt;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
@@ -205,26 +203,12 @@ impl Function {
     ///
     /// IAM: as [`IAM_ACTIONS`] lists.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
-        let invocation_deadline = engine::instant_at(event.context.deadline());
-        let run_deadline = engine::run_deadline(Instant::now(), invocation_deadline);
-        // The engine stops at the run deadline; a little grace lets it hand
-        // over the checks' evidence before this outer bound cuts in.
-        let grace = (invocation_deadline.saturating_duration_since(run_deadline) / 2)
-            .min(Duration::from_millis(500));
+        let deadlines = engine::Deadlines::of(event.context.deadline());
         let payload = event.payload;
         let echo = config_keys(&payload);
-        // Boxed: the nested futures of the checks are too deep for the
-        // compiler to lay out inline.
-        let answering =
-            AssertUnwindSafe(Box::pin(self.answer(payload, run_deadline))).catch_unwind();
-        let answer = match tokio::time::timeout_at(run_deadline + grace, answering).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(panic)) => Answer::failed(
-                format!("the hook panicked: {}", panic_message(panic.as_ref())),
-                echo,
-            ),
-            Err(_) => Answer::failed("time ran out before the checks could run".to_owned(), echo),
-        };
+        let answer = engine::guarded(&deadlines, Box::pin(self.answer(payload, deadlines.run)))
+            .await
+            .unwrap_or_else(|interrupted| Answer::failed(interrupted.to_string(), echo));
         answer.log();
         let namespace = self
             .config
@@ -683,6 +667,7 @@ fn epoch_ms() -> u64 {
 mod tests {
     use super::*;
     use lambda_runtime::Context;
+    use std::time::Duration;
 
     fn offline_sdk() -> SdkConfig {
         autopilot_shared::aws::offline_sdk_config("us-east-1")

@@ -188,6 +188,75 @@ pub fn run_deadline(now: Instant, invocation_deadline: Instant) -> Instant {
     now + (remaining - margin)
 }
 
+/// The deadlines of one hook invocation: Lambda's, and the earlier one the
+/// checks stop at so that the answer is given in time ([`run_deadline`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// When Lambda ends the invocation.
+    pub invocation: Instant,
+    /// When the checks stop.
+    pub run: Instant,
+}
+
+impl Deadlines {
+    /// The deadlines of an invocation ending at `deadline` (wall clock).
+    pub fn of(deadline: std::time::SystemTime) -> Deadlines {
+        let invocation = instant_at(deadline);
+        Deadlines {
+            invocation,
+            run: run_deadline(Instant::now(), invocation),
+        }
+    }
+
+    /// The outer bound of [`guarded`]: the run deadline plus a little grace
+    /// (half the margin, at most 500 ms), so that the engine, which stops at
+    /// the run deadline, can hand over the checks' evidence first.
+    pub fn guard(&self) -> Instant {
+        let grace = (self.invocation.saturating_duration_since(self.run) / 2)
+            .min(Duration::from_millis(500));
+        self.run + grace
+    }
+}
+
+/// Why a guarded evaluation gave no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interrupted {
+    /// It panicked, with this message.
+    Panicked(String),
+    /// It was still running at [`Deadlines::guard`].
+    TimedOut,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Interrupted::Panicked(message) => write!(f, "the hook panicked: {message}"),
+            Interrupted::TimedOut => f.write_str("time ran out before the checks could run"),
+        }
+    }
+}
+
+/// Runs a hook's evaluation so that whatever happens inside it, the hook
+/// still answers in time: a panic is caught (and becomes
+/// [`Interrupted::Panicked`]), and an evaluation still running at
+/// [`Deadlines::guard`] is dropped ([`Interrupted::TimedOut`]). Both hooks
+/// answer through this, so each gives exactly one answer per invocation.
+///
+/// The evaluation comes boxed: the nested futures of the checks are too deep
+/// for the compiler to lay out inline in the handler's.
+pub async fn guarded<T>(
+    deadlines: &Deadlines,
+    evaluation: BoxFuture<'_, T>,
+) -> Result<T, Interrupted> {
+    use futures::FutureExt;
+    let caught = std::panic::AssertUnwindSafe(evaluation).catch_unwind();
+    match tokio::time::timeout_at(deadlines.guard(), caught).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(panic)) => Err(Interrupted::Panicked(panic_message(panic.as_ref()))),
+        Err(_) => Err(Interrupted::TimedOut),
+    }
+}
+
 /// The tokio instant of a wall-clock deadline, such as a Lambda invocation's
 /// (now, when it has passed).
 pub fn instant_at(deadline: std::time::SystemTime) -> Instant {
@@ -347,6 +416,29 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_guarded_evaluation_answers_whatever_happens_inside() {
+        let deadlines = Deadlines {
+            invocation: Instant::now() + Duration::from_secs(10),
+            run: Instant::now() + Duration::from_secs(9),
+        };
+        assert_eq!(
+            deadlines.guard(),
+            deadlines.run + Duration::from_millis(500)
+        );
+        assert_eq!(guarded(&deadlines, Box::pin(async { 7 })).await, Ok(7));
+        let panicked = guarded(&deadlines, Box::pin(async { panic!("boom") })).await;
+        assert_eq!(panicked, Err::<(), _>(Interrupted::Panicked("boom".into())));
+        let started = Instant::now();
+        let hung = guarded(&deadlines, Box::pin(futures::future::pending::<()>())).await;
+        assert_eq!(hung, Err(Interrupted::TimedOut));
+        assert_eq!(Instant::now() - started, Duration::from_millis(9500));
+        assert_eq!(
+            Interrupted::TimedOut.to_string(),
+            "time ran out before the checks could run"
+        );
+    }
 
     type Behaviour = Box<dyn Fn(u32, Instant) -> BoxFuture<'static, Outcome> + Send + Sync>;
 

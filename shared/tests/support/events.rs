@@ -946,7 +946,7 @@ pub fn hook_details() -> impl Strategy<Value = Value> {
     ];
     (
         opt(checks),
-        opt(600u32..=86_400),
+        opt(600u32..=1_209_600),
         opt(1u32..=3600),
         opt("/[a-z0-9/]{0,12}"),
         opt(proptest::collection::vec("[A-Za-z0-9_-]{1,12}", 0..3)),
@@ -1006,10 +1006,11 @@ pub fn ecs_hook_event() -> impl Strategy<Value = (Value, Vec<Field>)> {
                 },
             });
             if weights {
+                // ECS models weights as doubles: a canary step of 2.5%.
                 event["executionDetails"]["testTrafficWeights"] =
-                    json!({ revision("2"): 100, revision("1"): 0 });
+                    json!({ revision("2"): 100.0, revision("1"): 0.0 });
                 event["executionDetails"]["productionTrafficWeights"] =
-                    json!({ revision("2"): 0, revision("1"): 100 });
+                    json!({ revision("2"): 2.5, revision("1"): 97.5 });
             }
             let mut details = details;
             if let Some((started, invocations, samples, passing)) = progress {
@@ -1035,10 +1036,12 @@ pub fn ecs_hook_event() -> impl Strategy<Value = (Value, Vec<Field>)> {
             if let Some(details) = details {
                 event["hookDetails"] = details;
             }
+            // Percentages from 0 to 100, as numbers (2.5 and 5.0 are valid).
             let weights = vec![
                 json!({"x": -1}),
-                json!({"x": 1.5}),
+                json!({"x": 100.5}),
                 json!({"x": 4_294_967_296u64}),
+                json!({"x": "5"}),
             ];
             let mut fields = vec![
                 Field::new(
@@ -1117,7 +1120,7 @@ pub fn ecs_hook_event() -> impl Strategy<Value = (Value, Vec<Field>)> {
                     "hookDetails.maxWaitSeconds",
                     Kind::Num,
                     false,
-                    vec![json!(0), json!(86_401), json!(0.5)],
+                    vec![json!(0), json!(1_209_601), json!(0.5)],
                 ),
                 Field::new(
                     "hookDetails.alarmNames",
