@@ -24,11 +24,32 @@ Adds, and otherwise leaves moto as it is:
   ``GET /_autopilot/ecs/service-deployments[?serviceArn=X]`` (newest first) and
   ``POST /_autopilot/ecs/service-deployment {"serviceDeploymentArn", "status"?,
   "lifecycleStage"?, "rollback"?, "targetWeights"?}`` (answers the updated deployment;
-  404 for an unknown ARN, 400 for a bad status).
+  404 for an unknown ARN, 400 for a bad status);
+* the ECS deployment driver, ECS's side of the lifecycle hooks (``ecs_deployments.py``
+  documents each): ``POST /_autopilot/ecs/hook-invocation``,
+  ``POST /_autopilot/ecs/hook-answer``, ``POST /_autopilot/ecs/hook-options``,
+  ``POST /_autopilot/ecs/hook-timeout`` and ``POST /_autopilot/ecs/hook-payload``,
+  each with a JSON object naming the ``serviceDeploymentArn`` (400 naming the bad
+  field, 404 for an unknown deployment, 409 for an answer no invocation awaits);
+* conformance to AWS's API models (``conformance.py``; botocore's pinned
+  ``service-2`` models): every AWS request of the awsJson, rpcv2Cbor, awsQuery
+  and ec2 protocols is checked against its operation's input shape (one that
+  does not conform answers HTTP 400 as AWS rejects a malformed request, e.g.
+  awsJson ``ValidationException`` naming the path), and every response of the
+  operations the extensions answer themselves (``conformance.extension``)
+  against its output shape (one that does not conform answers HTTP 500
+  ``InternalFailure`` naming service, operation and path). Violations are served
+  at ``GET /_autopilot/conformance[?accessKey=K]`` (``{"violations": [{"service",
+  "operation", "direction": "input" | "output", "path", "message", "accessKey"}],
+  "checked": {"requests": N, "responses": M}, "unchecked": {"requests": U},
+  "dropped": D, "models": "botocore X.Y.Z"}``) and cleared by
+  ``POST /_autopilot/conformance/reset``. A request is counted, then checked,
+  then its fault (if any) decided: a faulted request is checked (and a
+  violation recorded) all the same.
 
-A request body is read only when it is needed (a form body naming the
-``Action``, or a CBOR body) and is then put back as a fresh ``BytesIO`` so moto
-still sees all of it.
+The body of a request the conformance check reads (awsJson, CBOR, or a form
+body) is read whole and then put back as a fresh ``BytesIO`` so moto still
+sees all of it.
 """
 
 from __future__ import annotations
@@ -42,11 +63,20 @@ from urllib.parse import parse_qs
 
 import cloudwatch_cbor
 import codedeploy_ext
+import conformance
 import counting
 import ecs_deployments
 import faults
 
 PREFIX = "/_autopilot/"
+# The ECS deployment driver's endpoints: route -> handler(request) -> answer.
+ECS_DRIVER_ROUTES = {
+    "ecs/hook-invocation": ecs_deployments.next_hook_invocation,
+    "ecs/hook-answer": ecs_deployments.hook_answer,
+    "ecs/hook-options": ecs_deployments.hook_options,
+    "ecs/hook-timeout": ecs_deployments.expire_hook,
+    "ecs/hook-payload": ecs_deployments.stage_payload,
+}
 
 
 def buffer_body(environ: dict[str, Any]) -> bytes:
@@ -71,7 +101,8 @@ def buffer_body(environ: dict[str, Any]) -> bytes:
 
 def _json(start_response: Callable, status: int, payload: Any) -> list[bytes]:
     body = json.dumps(payload, default=str).encode("utf-8")
-    reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+    reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+               409: "Conflict"}
     start_response(
         f"{status} {reasons.get(status, 'Error')}",
         [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
@@ -83,6 +114,7 @@ class AutopilotMiddleware:
     def __init__(self, moto_app: Callable) -> None:
         self.moto_app = moto_app
         self.calls = counting.CallCounter()
+        self.conformance = conformance.Recorder()
         self.faults = faults.FaultInjector()
         # Added to every AWS request when set (POST /_autopilot/latency), so
         # benchmarks can model a real Region's API latency.
@@ -97,12 +129,13 @@ class AutopilotMiddleware:
 
         cbor = counting.CBOR_PATH.match(path)
         body = None
-        if cbor or counting.needs_body(environ):
+        if cbor or counting.needs_body(environ) or conformance.wire_of(environ):
             body = buffer_body(environ)
         service = counting.service_name(environ)
         access_key = counting.access_key(environ)
         operation = counting.operation_name(environ, body)
         self.calls.record(service, operation, access_key)
+        verdict = self._check_request(environ, body or b"", access_key)
 
         fault = self.faults.decide(access_key, service, operation)
         if fault is not None:
@@ -113,11 +146,71 @@ class AutopilotMiddleware:
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
 
-        if cbor and cbor.group("service") == cloudwatch_cbor.SERVICE_NAME:
-            return cloudwatch_cbor.handle(
-                environ, cbor.group("operation"), body or b"", self.moto_app, start_response
+        if verdict is not None and verdict.rejected:
+            return conformance.reject(verdict, start_response)
+
+        def serve(respond: Callable):
+            if cbor and cbor.group("service") == cloudwatch_cbor.SERVICE_NAME:
+                return cloudwatch_cbor.handle(
+                    environ, cbor.group("operation"), body or b"", self.moto_app, respond
+                )
+            return self.moto_app(environ, respond)
+
+        if verdict is not None and verdict.extension:
+            return self._checked_response(verdict, serve, start_response)
+        return serve(start_response)
+
+    # --- conformance (conformance.py) ---------------------------------------------
+
+    def _check_request(
+        self, environ: dict[str, Any], body: bytes, access_key: str | None
+    ) -> conformance.Verdict | None:
+        """Check a request against its model; record what does not conform."""
+        try:
+            verdict = conformance.check_request(environ, body, access_key)
+        except Exception as err:  # noqa: BLE001 - a bug in the check must not fail the call
+            service = counting.service_name(environ)
+            operation = counting.operation_name(environ, body)
+            self.conformance.record_crash(service, operation, "input", access_key, err)
+            return None
+        if verdict is None:
+            self.conformance.unchecked()
+            return None
+        self.conformance.checked("input")
+        if verdict.problems:
+            self.conformance.record(verdict, "input")
+        return verdict
+
+    def _checked_response(
+        self, verdict: conformance.Verdict, serve: Callable, start_response: Callable
+    ) -> list[bytes]:
+        """Serve an extension's answer, checked against the model's output shape."""
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        chunks = serve(capture)
+        try:
+            payload = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        status = captured.get("status", "500 Internal Server Error")
+        self.conformance.checked("output")
+        try:
+            problems = conformance.check_response(verdict, int(status.split(" ", 1)[0]), payload)
+        except Exception as err:  # noqa: BLE001 - a bug in the check must not fail the call
+            self.conformance.record_crash(
+                verdict.service, verdict.operation, "output", verdict.access_key, err
             )
-        return self.moto_app(environ, start_response)
+            problems = []
+        if problems:
+            self.conformance.record(verdict, "output", problems)
+            return conformance.server_error(verdict, problems, start_response)
+        start_response(status, captured.get("headers", []))
+        return [payload]
 
     # --- test-only endpoints ------------------------------------------------------
 
@@ -156,6 +249,12 @@ class AutopilotMiddleware:
         if route == "faults/reset" and method == "POST":
             self.faults.reset()
             return _json(start_response, 200, {"faults": {}})
+        if route == "conformance" and method == "GET":
+            key = query.get("accessKey", [None])[0]
+            return _json(start_response, 200, self.conformance.report(key))
+        if route == "conformance/reset" and method == "POST":
+            self.conformance.reset()
+            return _json(start_response, 200, self.conformance.report())
         if route == "codedeploy/hook-statuses" and method == "GET":
             deployment_id = query.get("deploymentId", [None])[0]
             return _json(start_response, 200, codedeploy_ext.hook_statuses(deployment_id))
@@ -186,17 +285,28 @@ class AutopilotMiddleware:
                 return _json(start_response, 400, {"error": f"bad request: {err!r}"})
             except ecs_deployments.EndpointError as err:
                 return _json(start_response, err.status, {"error": err.message})
+        if route in ECS_DRIVER_ROUTES and method == "POST":
+            try:
+                request = json.loads(buffer_body(environ) or b"{}")
+                return _json(start_response, 200, ECS_DRIVER_ROUTES[route](request))
+            except ValueError as err:
+                return _json(start_response, 400, {"error": f"bad request: {err!r}"})
+            except ecs_deployments.EndpointError as err:
+                return _json(start_response, err.status, {"error": err.message})
         known = {
             "calls": "GET",
             "calls/reset": "POST",
             "latency": "POST",
             "faults": "GET or POST",
             "faults/reset": "POST",
+            "conformance": "GET",
+            "conformance/reset": "POST",
             "codedeploy/hook-statuses": "GET",
             "codedeploy/lifecycle": "POST",
             "codedeploy/status": "POST",
             "ecs/service-deployments": "GET",
             "ecs/service-deployment": "POST",
+            **{route: "POST" for route in ECS_DRIVER_ROUTES},
         }
         if route in known:
             return _json(start_response, 405, {"error": f"use {known[route]}"})

@@ -39,6 +39,41 @@ pub struct HookStatusCall {
     pub error: Option<String>,
 }
 
+/// One invocation of a lifecycle hook, as the local AWS's model of ECS
+/// makes it (see [`LocalAws::next_hook_invocation`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookInvocation {
+    /// The function to invoke (the hook's `hookTargetArn`).
+    pub hook_target_arn: String,
+    /// The hook execution's `hookId` in `lifecycleHookDetails`.
+    pub hook_id: String,
+    /// 1 for the first invocation of the hook execution, 2 for the first
+    /// re-invocation after `IN_PROGRESS`, ...
+    pub attempt: u32,
+    /// Whether ECS is rolling the deployment back (the traffic-shift hooks
+    /// invoked again with the weights reversed).
+    pub rollback: bool,
+    /// How long to wait before invoking: the `callBackDelay` of the
+    /// `IN_PROGRESS` answer before (zero for a first invocation).
+    pub call_back_delay: std::time::Duration,
+    /// The event to invoke the function with.
+    pub payload: Value,
+    /// The service deployment, as `DescribeServiceDeployments` shows it now.
+    pub deployment: Value,
+}
+
+impl HookInvocation {
+    /// The payload's `executionId`.
+    pub fn execution_id(&self) -> &str {
+        self.payload["executionId"].as_str().unwrap_or_default()
+    }
+
+    /// The payload's `lifecycleStage`.
+    pub fn stage(&self) -> &str {
+        self.payload["lifecycleStage"].as_str().unwrap_or_default()
+    }
+}
+
 impl LocalAws {
     /// Connects to the local AWS named by `AWS_ENDPOINT_URL`.
     ///
@@ -252,6 +287,9 @@ impl LocalAws {
 
     /// Starts lifecycle hook `hook` of a deployment (earlier ones succeed) and
     /// returns the hook execution id CodeDeploy would pass to the function.
+    /// As in AWS, `PutLifecycleEventHookExecutionStatus` accepts only ids so
+    /// issued (`InvalidLifecycleEventHookExecutionIdException` otherwise), and
+    /// one report per id (`LifecycleEventAlreadyCompletedException` after).
     pub async fn start_lifecycle_hook(&self, deployment_id: &str, hook: &str) -> String {
         let answer = self
             .post_json(
@@ -299,6 +337,116 @@ impl LocalAws {
         body["serviceDeploymentArn"] = json!(arn);
         self.post_json("/_autopilot/ecs/service-deployment", body)
             .await
+    }
+
+    /// The next invocation ECS would make of a lifecycle hook of the service
+    /// deployment `arn`, as the local AWS's deployment driver plans it from
+    /// the deployment's configuration (`tests/localaws/ecs_deployments.py`
+    /// documents the model and its sources); `None` once no hook invocation
+    /// remains (the deployment `SUCCESSFUL`, `ROLLBACK_SUCCESSFUL`, ...).
+    /// Stages without a hook are passed through. Asking again before
+    /// answering gives the same invocation.
+    pub async fn next_hook_invocation(&self, arn: &str) -> Option<HookInvocation> {
+        let answer = self
+            .post_json(
+                "/_autopilot/ecs/hook-invocation",
+                json!({ "serviceDeploymentArn": arn }),
+            )
+            .await;
+        let invocation = &answer["invocation"];
+        if invocation.is_null() {
+            return None;
+        }
+        let text = |key: &str| {
+            invocation[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {key} in {invocation}"))
+                .to_owned()
+        };
+        let delay = invocation["callBackDelay"].as_f64().unwrap_or(0.0).max(0.0);
+        Some(HookInvocation {
+            hook_target_arn: text("hookTargetArn"),
+            hook_id: text("hookId"),
+            attempt: invocation["attempt"].as_u64().unwrap_or(1) as u32,
+            rollback: invocation["rollback"] == true,
+            call_back_delay: std::time::Duration::from_secs_f64(delay),
+            payload: invocation["payload"].clone(),
+            deployment: answer["deployment"].clone(),
+        })
+    }
+
+    /// Reports what the hook function did with an invocation of deployment
+    /// `arn`: its response (`answer`), or a function error. The local AWS
+    /// applies ECS's rules (`SUCCEEDED` advances; `IN_PROGRESS` invokes again
+    /// after `callBackDelay`; `FAILED`, no valid `hookStatus` or a function
+    /// error roll back) and answers the updated deployment.
+    pub async fn hook_answer(
+        &self,
+        arn: &str,
+        execution_id: &str,
+        answer: Option<&Value>,
+        function_error: Option<&str>,
+    ) -> Value {
+        let mut body = json!({
+            "serviceDeploymentArn": arn,
+            "executionId": execution_id,
+            "answer": answer.cloned().unwrap_or(Value::Null),
+        });
+        if let Some(error) = function_error {
+            body["functionError"] = json!(error);
+        }
+        self.post_json("/_autopilot/ecs/hook-answer", body).await
+    }
+
+    /// What ECS leaves undocumented, for deployment `arn`: whether the
+    /// `hookDetails` of an `IN_PROGRESS` answer are merged into the next
+    /// payload's (`merge`, the default) or replace them, and whether a
+    /// re-invocation keeps its `executionId` (`same_execution_id`, the
+    /// default) or gets a new one.
+    pub async fn hook_options(&self, arn: &str, merge: bool, same_execution_id: bool) {
+        self.post_json(
+            "/_autopilot/ecs/hook-options",
+            json!({
+                "serviceDeploymentArn": arn,
+                "hookDetailsOnInProgress": if merge { "merge" } else { "replace" },
+                "executionIdOnReinvoke": if same_execution_id { "same" } else { "new" },
+            }),
+        )
+        .await;
+    }
+
+    /// Makes the running hook of deployment `arn` time out now: it is
+    /// `TIMED_OUT` and its `timeoutAction` is taken (`ROLLBACK` by default,
+    /// or `CONTINUE`). Returns the updated deployment.
+    pub async fn expire_hook(&self, arn: &str) -> Value {
+        self.post_json(
+            "/_autopilot/ecs/hook-timeout",
+            json!({ "serviceDeploymentArn": arn }),
+        )
+        .await
+    }
+
+    /// The payload ECS sends a hook at `stage` of deployment `arn` (traffic
+    /// step `step` of a linear or canary deployment, from 1; reversed
+    /// weights when `rollback`), as the deployment driver builds it, with a
+    /// fresh `executionId` and no `hookDetails`.
+    pub async fn hook_payload(
+        &self,
+        arn: &str,
+        stage: &str,
+        step: Option<u32>,
+        rollback: bool,
+    ) -> Value {
+        let mut body = json!({
+            "serviceDeploymentArn": arn,
+            "lifecycleStage": stage,
+            "rollback": rollback,
+        });
+        if let Some(step) = step {
+            body["step"] = json!(step);
+        }
+        let answer = self.post_json("/_autopilot/ecs/hook-payload", body).await;
+        answer["payload"].clone()
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {

@@ -268,6 +268,15 @@ impl Function {
         if progress.expired(now, settings.max_wait) {
             return answer.decided(progress::expired(progress, now, settings.max_wait));
         }
+        // The weights say it without an AWS call (and before "no checks",
+        // so that a rollback is always reported as one).
+        if let Some(reason) = rollback_by_weights(stage, &traffic) {
+            answer.status = Status::Succeeded;
+            answer.rollback = true;
+            answer.reason = reason;
+            answer.progress = Some(progress);
+            return answer;
+        }
         if settings.plan.checks.is_empty() {
             answer.status = Status::Succeeded;
             answer.reason = format!("no checks configured for {stage} ({})", settings.source);
@@ -485,6 +494,18 @@ impl Traffic {
     }
 }
 
+/// At `TEST_TRAFFIC_SHIFT` and `PRODUCTION_TRAFFIC_SHIFT`, a rollback as the
+/// weights show it (that stage's traffic reversed: none to the target
+/// revision, the rest elsewhere), and why.
+fn rollback_by_weights(stage: Stage, traffic: &Traffic) -> Option<String> {
+    let role = stage.shifts()?;
+    let split = traffic.of_role(role).filter(Split::is_reversed)?;
+    Some(format!(
+        "ECS is rolling the deployment back (the {} traffic weights are reversed: {split}): the hook does not block a rollback",
+        role.as_str()
+    ))
+}
+
 /// Whether ECS is rolling the deployment back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Rollback {
@@ -505,11 +526,8 @@ async fn rollback(stage: Stage, traffic: &Traffic, deployment: &EcsServiceDeploy
     let Some(role) = stage.shifts() else {
         return Rollback::No;
     };
-    if let Some(split) = traffic.of_role(role).filter(Split::is_reversed) {
-        return Rollback::Yes(format!(
-            "ECS is rolling the deployment back (the {} traffic weights are reversed: {split}): the hook does not block a rollback",
-            role.as_str()
-        ));
+    if let Some(reason) = rollback_by_weights(stage, traffic) {
+        return Rollback::Yes(reason);
     }
     match deployment.state().await {
         Ok(state) if state.is_rollback() => Rollback::Yes(format!(

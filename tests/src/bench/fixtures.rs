@@ -210,6 +210,7 @@ impl Workload {
             }
             Kind::EcsHook { bg } => {
                 bg.event(ECS_STAGE, &format!("bench-{n:05}"), Value::Null, false)
+                    .await
             }
         }
     }

@@ -3,7 +3,7 @@
 //! DescribeServiceDeployments and DescribeServiceRevisions), each test
 //! asserting the answer: always a valid `hookStatus`, never a function error.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use autopilot_tests::LocalAws;
 use autopilot_tests::app::Mode;
@@ -119,8 +119,6 @@ async fn post_scale_up_answers_in_progress_until_the_green_targets_are_healthy()
     let last = runs.last().unwrap();
     assert_eq!(last.status(), "SUCCEEDED", "{}", last.reason());
     assert_eq!(last.answer()["hookDetails"]["progress"]["invocations"], 3);
-    // Each invocation was quick: the waiting happened between them.
-    assert!(runs.iter().all(|r| r.elapsed < Duration::from_secs(10)));
 }
 
 #[tokio::test]
@@ -132,7 +130,6 @@ async fn a_wait_that_runs_out_fails_with_the_last_evidence() {
         "callBackDelaySeconds": 1,
         "checks": {"POST_SCALE_UP": {"checks": [{"kind": "target-health"}], "waitSeconds": 2}},
     });
-    let started = Instant::now();
     let runs = bg
         .run_stage(&mut process, "POST_SCALE_UP", details, nothing)
         .await;
@@ -144,7 +141,6 @@ async fn a_wait_that_runs_out_fails_with_the_last_evidence() {
         last.reason()
     );
     assert!(runs.len() >= 2, "it waited: {} invocations", runs.len());
-    assert!(started.elapsed() < Duration::from_secs(20));
 }
 
 #[tokio::test]
@@ -207,11 +203,13 @@ async fn an_execution_past_its_total_limit_fails_without_calling_aws() {
         .unwrap()
         .as_millis() as u64
         - 61_000;
+    // A progress is resumed by the deployment and the stage, whatever the
+    // executionId (ECS does not document that it stays the same).
     let details = json!({
-        "progress": {"executionId": "late-1", "stage": "POST_SCALE_UP",
-                     "startedAtMs": started_at_ms, "invocations": 7},
+        "progress": {"executionId": "late-0", "deployment": bg.deployment_arn(),
+                     "stage": "POST_SCALE_UP", "startedAtMs": started_at_ms, "invocations": 7},
     });
-    let event = bg.event("POST_SCALE_UP", "late-1", details, false);
+    let event = bg.event("POST_SCALE_UP", "late-1", details, false).await;
     let run = bg
         .invoke(&mut process, event, Duration::from_secs(30))
         .await;
@@ -237,13 +235,33 @@ async fn a_rollback_is_never_blocked() {
         "checks": {"TEST_TRAFFIC_SHIFT": [{"kind": "http", "listener": "test", "path": "/health"}]},
     });
     // Going forward, the broken green revision fails the stage.
-    let event = bg.event("TEST_TRAFFIC_SHIFT", "fwd-1", details.clone(), false);
+    let event = bg
+        .event("TEST_TRAFFIC_SHIFT", "fwd-1", details.clone(), false)
+        .await;
     let run = bg
         .invoke(&mut process, event, Duration::from_secs(30))
         .await;
     assert_eq!(run.status(), "FAILED", "{}", run.reason());
 
-    // ECS rolls back and invokes the stage again, weights reversed.
+    // ECS rolls back and invokes the stage again, weights reversed: the
+    // guide's way to recognise a rollback, first, without checks.
+    let event = bg
+        .event("TEST_TRAFFIC_SHIFT", "back-1", details.clone(), true)
+        .await;
+    let run = bg
+        .invoke(&mut process, event, Duration::from_secs(30))
+        .await;
+    assert_eq!(run.status(), "SUCCEEDED", "{}", run.reason());
+    assert_eq!(run.answer()["hookDetails"]["verdict"]["rollback"], true);
+    assert!(
+        run.reason()
+            .starts_with("ECS is rolling the deployment back (the test traffic weights are reversed: 0% to the target revision, 100% to the others)"),
+        "{}",
+        run.reason()
+    );
+    assert!(run.checks().is_empty(), "no checks run during a rollback");
+
+    // Second, the deployment's status: a rollback whatever the weights.
     local
         .update_service_deployment(
             &bg.deployment_arn(),
@@ -251,7 +269,9 @@ async fn a_rollback_is_never_blocked() {
                    "rollback": {"reason": "hook failed", "serviceRevisionArn": bg.source_revision()}}),
         )
         .await;
-    let event = bg.event("TEST_TRAFFIC_SHIFT", "back-1", details.clone(), true);
+    let event = bg
+        .event("TEST_TRAFFIC_SHIFT", "back-2", details.clone(), false)
+        .await;
     let run = bg
         .invoke(&mut process, event, Duration::from_secs(30))
         .await;
@@ -266,25 +286,26 @@ async fn a_rollback_is_never_blocked() {
     );
     assert!(run.checks().is_empty(), "no checks run during a rollback");
 
-    // When the deployment's status cannot be read, reversed weights are
-    // taken for a rollback; forward weights still run the checks.
-    let mut unknown = bg.event("TEST_TRAFFIC_SHIFT", "back-2", details.clone(), true);
-    unknown["resourceArn"] = json!(format!("{}-gone", bg.deployment_arn()));
-    let run = bg
-        .invoke(&mut process, unknown, Duration::from_secs(30))
+    // Neither the weights nor the (unreadable) deployment say: the hook
+    // neither fails a possible rollback nor passes an unchecked shift.
+    let mut forward = bg
+        .event("TEST_TRAFFIC_SHIFT", "fwd-2", details, false)
         .await;
-    assert_eq!(run.status(), "SUCCEEDED", "{}", run.reason());
-    assert!(
-        run.reason().contains("taken for a rollback"),
-        "{}",
-        run.reason()
-    );
-    let mut forward = bg.event("TEST_TRAFFIC_SHIFT", "fwd-2", details, false);
     forward["resourceArn"] = json!(format!("{}-gone", bg.deployment_arn()));
     let run = bg
         .invoke(&mut process, forward, Duration::from_secs(30))
         .await;
-    assert_eq!(run.status(), "FAILED", "{}", run.reason());
+    assert_eq!(run.status(), "IN_PROGRESS", "{}", run.reason());
+    assert!(
+        run.reason()
+            .contains("cannot tell whether ECS is rolling the deployment back"),
+        "{}",
+        run.reason()
+    );
+    assert!(
+        run.checks().is_empty(),
+        "nothing checked against an unknown rollback"
+    );
 }
 
 #[tokio::test]
@@ -300,14 +321,14 @@ async fn every_failure_is_a_failed_answer_with_its_reason() {
         reason: &'static str,
     }
     let stage = "POST_TEST_TRAFFIC_SHIFT";
-    let mut bad_revision = bg.event(stage, "e-5", Value::Null, false);
+    let mut bad_revision = bg.event(stage, "e-5", Value::Null, false).await;
     bad_revision["executionDetails"]["targetServiceRevisionArn"] =
         json!(format!("{}9", bg.target_revision()));
     let cases = vec![
         Case {
             label: "bad CHECKS",
             vars: vec![("CHECKS", r#"[{"kind": "http", "listener": "blue"}]"#.into())],
-            event: bg.event(stage, "e-1", Value::Null, false),
+            event: bg.event(stage, "e-1", Value::Null, false).await,
             deadline: Duration::from_secs(30),
             reason: "bad configuration: invalid CHECKS[0].listener",
         },
@@ -321,7 +342,7 @@ async fn every_failure_is_a_failed_answer_with_its_reason() {
         Case {
             label: "unknown hookDetails key",
             vars: vec![],
-            event: bg.event(stage, "e-3", json!({"check": []}), false),
+            event: bg.event(stage, "e-3", json!({"check": []}), false).await,
             deadline: Duration::from_secs(30),
             reason: "invalid hookDetails.check: unknown key",
         },
@@ -331,7 +352,7 @@ async fn every_failure_is_a_failed_answer_with_its_reason() {
                 "AUTOPILOT_FAULT_PANIC_CHECK",
                 "http GET /health via test listener".into(),
             )],
-            event: bg.event(stage, "e-4", Value::Null, false),
+            event: bg.event(stage, "e-4", Value::Null, false).await,
             deadline: Duration::from_secs(30),
             reason: "panicked: fault injected into check",
         },
@@ -345,14 +366,14 @@ async fn every_failure_is_a_failed_answer_with_its_reason() {
         Case {
             label: "panic in the hook",
             vars: vec![("AUTOPILOT_FAULT_PANIC_STAGE", stage.into())],
-            event: bg.event(stage, "e-6", Value::Null, false),
+            event: bg.event(stage, "e-6", Value::Null, false).await,
             deadline: Duration::from_secs(30),
             reason: "the hook panicked: fault injected at stage POST_TEST_TRAFFIC_SHIFT",
         },
         Case {
             label: "deadline",
             vars: vec![],
-            event: bg.event(stage, "e-7", http, false),
+            event: bg.event(stage, "e-7", http, false).await,
             deadline: Duration::from_secs(6),
             reason: "no response within",
         },
@@ -386,7 +407,9 @@ async fn a_dry_run_reports_what_it_would_answer_and_succeeds() {
     let bg = NativeBlueGreen::new(&local, "ecs-hook-dryrun").await;
     bg.app.set_mode(Mode::Broken);
     let mut process = bg.function(&[("DRY_RUN", "true")]).await;
-    let event = bg.event("POST_TEST_TRAFFIC_SHIFT", "d-1", Value::Null, false);
+    let event = bg
+        .event("POST_TEST_TRAFFIC_SHIFT", "d-1", Value::Null, false)
+        .await;
     let run = bg
         .invoke(&mut process, event, Duration::from_secs(30))
         .await;
@@ -398,7 +421,7 @@ async fn a_dry_run_reports_what_it_would_answer_and_succeeds() {
         "{}",
         run.reason()
     );
-    let logs = process.logs();
+    let logs = process.finish_logs().await;
     assert!(logs.contains("the checks give FAILED"), "{logs}");
 }
 

@@ -5,6 +5,7 @@
 
 mod codedeploy_hook;
 mod ecs_deployment_hook;
+mod ecs_lifecycle;
 mod faults;
 mod iam;
 mod local_aws;
