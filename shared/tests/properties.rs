@@ -10,6 +10,8 @@
 //! removed, retyped or set out of range is rejected by an error that names
 //! that field.
 
+#[path = "support/cases.rs"]
+mod cases;
 #[path = "support/events.rs"]
 mod events;
 #[path = "support/json.rs"]
@@ -36,19 +38,34 @@ use proptest::sample::select;
 use proptest::test_runner::Config;
 use serde_json::{Value, json};
 
-/// Every property runs this many cases (`PROPTEST_CASES` overrides it):
-/// enough to find the bugs these found, few enough for a debug build to
-/// run the whole file in seconds.
+/// Every property runs this many cases (`PROPTEST_CASES` overrides it, and
+/// must ask for at least one: [`cases::config`] fails the property
+/// otherwise, where proptest would pass it unrun): enough to find the bugs
+/// these found, few enough for a debug build to run the whole file in
+/// seconds.
 fn cases(n: u32) -> Config {
-    Config {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(n),
-        // Regressions live as unit tests next to the parsers.
-        failure_persistence: None,
-        ..Config::default()
+    cases::config(n)
+}
+
+/// A run that asks for no case fails instead of passing every property.
+#[test]
+fn a_property_run_must_ask_for_at_least_one_case() {
+    assert_eq!(cases::case_count(None, 256), Ok(256));
+    assert_eq!(cases::case_count(Some("1000"), 256), Ok(1000));
+    assert_eq!(cases::case_count(Some(" 1 "), 256), Ok(1));
+    for asked in ["0", "-1", "", "many", "1.5"] {
+        let error = cases::case_count(Some(asked), 256).unwrap_err();
+        assert!(
+            error.starts_with(&format!("PROPTEST_CASES={asked:?} ")),
+            "{error}"
+        );
     }
+    assert!(
+        cases::case_count(None, 0).is_err(),
+        "nor may a test ask for none"
+    );
+    // The count this run uses (whatever PROPTEST_CASES says) runs a case.
+    assert!(cases(256).cases >= cases::MIN_CASES);
 }
 
 // ---------------------------------------------------------------------------

@@ -4,24 +4,39 @@ Models these operations of the AWS CodeDeploy API reference (awsJson 1.1,
 camelCase members; errors ``{"__type": ..., "message": ...}`` with HTTP 400):
 
 * ``PutLifecycleEventHookExecutionStatus(deploymentId, lifecycleEventHookExecutionId,
-  status)`` -> ``{"lifecycleEventHookExecutionId"}``. Errors:
-  ``DeploymentIdRequiredException``, ``LifecycleEventHookExecutionIdRequiredException``,
-  ``DeploymentDoesNotExistException``, ``InvalidLifecycleEventHookExecutionStatusException``
-  (status not one of Pending|InProgress|Succeeded|Failed|Skipped|Unknown),
-  ``LifecycleEventAlreadyCompletedException`` (an id this harness issued whose
-  lifecycle event already ended). For an issued id the lifecycle event takes the
-  reported status; ``Failed`` also fails the deployment, as CodeDeploy does. An id
-  never issued is accepted (ids are opaque; the sample event carries one).
+  status)`` -> ``{"lifecycleEventHookExecutionId"}``. Errors, as the API reference
+  lists them (https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_PutLifecycleEventHookExecutionStatus.html,
+  "Errors"; it has no "ID required" error for the execution id):
+  ``DeploymentIdRequiredException``, ``DeploymentDoesNotExistException``,
+  ``InvalidLifecycleEventHookExecutionStatusException`` (any status but
+  ``Succeeded`` or ``Failed``: "The values listed in Valid Values are valid for
+  lifecycle statuses in general; however, only Succeeded and Failed can be passed
+  successfully in your API call"), ``InvalidLifecycleEventHookExecutionIdException``
+  (an id missing, or never issued for this deployment by this local CodeDeploy:
+  ids come only from ``POST /_autopilot/codedeploy/lifecycle``, as real ones come
+  only in CodeDeploy's invocation of the hook) and
+  ``LifecycleEventAlreadyCompletedException`` (a second report for one
+  execution: its lifecycle event already ended). The lifecycle event takes the
+  reported status; ``Failed`` also fails the deployment, as CodeDeploy does.
 * ``ListDeploymentTargets(deploymentId)`` -> ``{"targetIds": ["<cluster>:<service>"]}``
-  for ECS deployments (from the deployment group's ``ecsServices``).
+  for ECS deployments: the deployment group's ``ecsServices`` that ECS has
+  (``ACTIVE`` or ``DRAINING``); a deleted or never created service is no target.
 * ``GetDeploymentTarget(deploymentId, targetId)`` -> ``{"deploymentTarget":
   {"deploymentTargetType": "ECSTarget", "ecsTarget": {...}}}`` with the nine ECS
-  lifecycle events in order and the Blue/Green task sets (first/second target
-  group of ``targetGroupPairInfoList``; Blue PRIMARY at weight 100 and Green
-  ACTIVE at 0, swapped once ``AllowTraffic`` has succeeded). Both target
+  lifecycle events in order and the Blue/Green task sets. Blue (original) is on
+  the target group of ``targetGroupPairInfoList`` the service routes to now (its
+  PRIMARY task set's load balancer, else the service's own ``loadBalancers``);
+  Green (replacement) on the other one of the pair, whichever order the pair
+  lists them in. When the service routes to neither, the task sets name no
+  target group (nothing is made up). Blue is PRIMARY at weight 100 and Green
+  ACTIVE at 0, swapped once ``AllowTraffic`` has succeeded. Both target
   operations answer ``DeploymentNotStartedException`` while the deployment is
-  ``Created`` or ``Queued``, and ``DeploymentTargetDoesNotExistException`` for an
-  unknown target id.
+  ``Created`` or ``Queued``; ``GetDeploymentTarget`` answers
+  ``DeploymentTargetDoesNotExistException`` ("The provided target ID does not
+  belong to the attempted deployment", one of the errors
+  https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_GetDeploymentTarget.html
+  lists) for an unknown target id, and for the target of a service ECS does not
+  have: there is no such target to describe.
 * ``StopDeployment(deploymentId, autoRollbackEnabled)`` -> ``{"status": "Pending",
   "statusMessage"}``; the deployment becomes ``Stopped``
   (``DeploymentAlreadyCompletedException`` if it had already ended).
@@ -82,7 +97,10 @@ HOOKS = [
     "BeforeAllowTraffic",
     "AfterAllowTraffic",
 ]
+# LifecycleEventStatus: every value a lifecycle event can have...
 HOOK_STATUSES = ["Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown"]
+# ...of which a hook may report only these (PutLifecycleEventHookExecutionStatus, `status`).
+REPORTABLE_STATUSES = ["Succeeded", "Failed"]
 ENDED = {"Succeeded", "Failed", "Skipped"}
 DEPLOYMENT_STATUSES = [
     "Created",
@@ -124,6 +142,7 @@ def _state(deployment: DeploymentInfo) -> dict[str, Any]:
                 for name in LIFECYCLE_EVENTS
             },
             "issued": {},  # hook execution id -> lifecycle event name
+            "reported": set(),  # the issued ids a status was recorded for
             "lastUpdatedAt": deployment.create_time,
         }
         deployment._autopilot = state  # type: ignore[attr-defined]
@@ -205,7 +224,7 @@ def put_lifecycle_event_hook_execution_status(
         record: dict[str, Any] = {
             "sequence": next(_sequence),
             "deploymentId": deployment_id,
-            "lifecycleEventHookExecutionId": hook_execution_id,
+            "lifecycleEventHookExecutionId": hook_execution_id or "",
             "status": status,
             "time": _iso(utcnow()),
             "lifecycleEventName": None,
@@ -213,29 +232,36 @@ def put_lifecycle_event_hook_execution_status(
         }
         try:
             deployment = _require_deployment(self, deployment_id)
-            if not hook_execution_id:
-                raise _error(
-                    "LifecycleEventHookExecutionIdRequiredException",
-                    "A lifecycle event hook execution ID must be specified.",
-                )
-            if status not in HOOK_STATUSES:
+            if status not in REPORTABLE_STATUSES:
                 raise _error(
                     "InvalidLifecycleEventHookExecutionStatusException",
-                    f"The lifecycle event hook execution status {status} is invalid. "
-                    f"Valid values: {', '.join(HOOK_STATUSES)}.",
+                    f"The lifecycle event hook execution status {status} is invalid: "
+                    f"only {' and '.join(REPORTABLE_STATUSES)} can be reported.",
                 )
-            event_name = _state(deployment)["issued"].get(hook_execution_id)
+            event_name = _state(deployment)["issued"].get(hook_execution_id or "")
+            if event_name is None:
+                raise _error(
+                    "InvalidLifecycleEventHookExecutionIdException",
+                    "A lifecycle event hook execution ID must be specified."
+                    if not hook_execution_id
+                    else f"The lifecycle event hook execution ID {hook_execution_id} "
+                    f"is not valid for deployment {deployment_id}.",
+                )
             record["lifecycleEventName"] = event_name
-            if event_name is not None:
-                if _state(deployment)["events"][event_name]["status"] in ENDED:
-                    raise _error(
-                        "LifecycleEventAlreadyCompletedException",
-                        f"The lifecycle event {event_name} of deployment "
-                        f"{deployment_id} has already completed.",
-                    )
-                _set_event(deployment, event_name, status)
-                if status == "Failed" and deployment.status not in COMPLETED_DEPLOYMENT:
-                    _set_deployment_status(deployment, "Failed")
+            reported = _state(deployment)["reported"]
+            if (
+                hook_execution_id in reported
+                or _state(deployment)["events"][event_name]["status"] in ENDED
+            ):
+                raise _error(
+                    "LifecycleEventAlreadyCompletedException",
+                    f"The lifecycle event {event_name} of deployment "
+                    f"{deployment_id} has already completed.",
+                )
+            reported.add(hook_execution_id)
+            _set_event(deployment, event_name, status)
+            if status == "Failed" and deployment.status not in COMPLETED_DEPLOYMENT:
+                _set_deployment_status(deployment, "Failed")
             return hook_execution_id
         except CodeDeployException as err:
             record["error"] = err.error_type
@@ -244,16 +270,37 @@ def put_lifecycle_event_hook_execution_status(
             _hook_calls(self).append(record)
 
 
-def _ecs_target_ids(deployment: DeploymentInfo) -> list[str]:
+def _group_target_ids(deployment: DeploymentInfo) -> list[str]:
+    # CodeDeploy names an ECS deployment target <cluster>:<service>.
     services = deployment.deployment_group.ecs_services or []
     return [f"{s.get('clusterName')}:{s.get('serviceName')}" for s in services]
+
+
+def _ecs_service(backend: CodeDeployBackend, target_id: str):
+    """The ECS service of target ``<cluster>:<service>``, or None when ECS has
+    none (never created, or deleted: moto keeps a deleted one as INACTIVE)."""
+    from moto.ecs.models import ecs_backends
+
+    cluster, service_name = target_id.split(":", 1)
+    try:
+        ecs = ecs_backends[backend.account_id][backend.region_name]
+    except KeyError:
+        return None
+    service = ecs.services.get(f"{cluster.split('/')[-1]}:{service_name.split('/')[-1]}")
+    if service is None or service.status not in ("ACTIVE", "DRAINING"):
+        return None
+    return service
+
+
+def _ecs_target_ids(backend: CodeDeployBackend, deployment: DeploymentInfo) -> list[str]:
+    return [t for t in _group_target_ids(deployment) if _ecs_service(backend, t) is not None]
 
 
 def list_deployment_targets(self: CodeDeployBackend, deployment_id: str) -> list[str]:
     with _lock:
         deployment = _require_deployment(self, deployment_id)
         _require_started(deployment)
-        return _ecs_target_ids(deployment)
+        return _ecs_target_ids(self, deployment)
 
 
 def _require_started(deployment: DeploymentInfo) -> None:
@@ -269,14 +316,37 @@ def _task_set_id(deployment_id: str, label: str) -> str:
     return f"ecs-svc/{int(digest[:15], 16):019d}"
 
 
-def _ecs_service(backend: CodeDeployBackend, cluster: str, service: str):
-    try:
-        from moto.ecs.models import ecs_backends
+def _routed_target_group(service) -> str | None:
+    """The name of the target group the service routes production traffic to
+    now: its PRIMARY task set's (after a blue/green deployment, the one that
+    won), else the service's own ``loadBalancers``."""
+    load_balancers = service.load_balancers
+    for task_set in service.task_sets or []:
+        if task_set.status == "PRIMARY":
+            load_balancers = task_set.load_balancers
+            break
+    for load_balancer in load_balancers or []:
+        # arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>
+        arn = load_balancer.get("targetGroupArn") or ""
+        if ":targetgroup/" in arn:
+            return arn.split(":targetgroup/", 1)[1].split("/", 1)[0]
+    return None
 
-        ecs = ecs_backends[backend.account_id][backend.region_name]
-        return ecs.services.get(f"{cluster.split('/')[-1]}:{service.split('/')[-1]}")
-    except Exception:  # noqa: BLE001 - ECS state is optional here
-        return None
+
+def _blue_green_target_groups(
+    deployment: DeploymentInfo, service
+) -> tuple[str | None, str | None]:
+    """(original, replacement) target group names: the one of the pair the
+    service routes to now, and the other one; (None, None) when it routes to
+    neither, or the deployment group has no pair of two."""
+    pairs = (deployment.deployment_group.load_balancer_info or {}).get(
+        "targetGroupPairInfoList"
+    ) or [{}]
+    names = [g.get("name") for g in pairs[0].get("targetGroups") or []]
+    original = _routed_target_group(service)
+    if len(names) != 2 or original not in names:
+        return None, None
+    return original, names[1 - names.index(original)]
 
 
 def get_deployment_target(
@@ -287,18 +357,20 @@ def get_deployment_target(
         if not target_id:
             raise _error("DeploymentTargetIdRequiredException", "A deployment target ID must be specified.")
         _require_started(deployment)
-        if target_id not in _ecs_target_ids(deployment):
+        if target_id not in _group_target_ids(deployment):
             raise _error(
                 "DeploymentTargetDoesNotExistException",
                 f"The deployment target {target_id} does not exist in deployment {deployment_id}.",
             )
-        cluster, service_name = target_id.split(":", 1)
-        service = _ecs_service(self, cluster, service_name)
-        target_arn = (
-            service.arn
-            if service is not None
-            else f"arn:{self.partition}:ecs:{self.region_name}:{self.account_id}:service/{cluster}/{service_name}"
-        )
+        service = _ecs_service(self, target_id)
+        if service is None:
+            cluster, service_name = target_id.split(":", 1)
+            raise _error(
+                "DeploymentTargetDoesNotExistException",
+                f"The deployment target {target_id} does not exist in deployment "
+                f"{deployment_id}: ECS has no service {service_name} in cluster {cluster}.",
+            )
+        target_arn = service.arn
         state = _state(deployment)
         events = state["events"]
         lifecycle_events = []
@@ -310,16 +382,13 @@ def get_deployment_target(
                 event["endTime"] = events[name]["endTime"]
             lifecycle_events.append(event)
 
-        pairs = (deployment.deployment_group.load_balancer_info or {}).get(
-            "targetGroupPairInfoList"
-        ) or [{}]
-        groups = pairs[0].get("targetGroups") or []
+        original, replacement = _blue_green_target_groups(deployment, service)
         shifted = events["AllowTraffic"]["status"] == "Succeeded"
-        desired = getattr(service, "desired_count", 0) or 0
-        running = getattr(service, "running_count", 0) or 0
-        pending = getattr(service, "pending_count", 0) or 0
+        desired = service.desired_count or 0
+        running = service.running_count or 0
+        pending = service.pending_count or 0
         task_sets = []
-        for index, label in enumerate(("Blue", "Green")):
+        for label, group in (("Blue", original), ("Green", replacement)):
             primary = (label == "Green") == shifted
             task_set: dict[str, Any] = {
                 "identifer": _task_set_id(deployment_id, label),
@@ -330,8 +399,8 @@ def get_deployment_target(
                 "trafficWeight": 100.0 if primary else 0.0,
                 "taskSetLabel": label,
             }
-            if index < len(groups) and groups[index].get("name"):
-                task_set["targetGroup"] = {"name": groups[index]["name"]}
+            if group:
+                task_set["targetGroup"] = {"name": group}
             task_sets.append(task_set)
 
         status_map = {

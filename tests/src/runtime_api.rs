@@ -81,7 +81,8 @@ struct Shared {
 /// A Runtime API server on 127.0.0.1, serving one function process.
 pub struct RuntimeApi {
     addr: SocketAddr,
-    sender: mpsc::UnboundedSender<Pending>,
+    // None once closed: the function's pending `next` then answers 410 Gone.
+    sender: Mutex<Option<mpsc::UnboundedSender<Pending>>>,
     shared: Arc<Shared>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -114,7 +115,7 @@ impl RuntimeApi {
         });
         Ok(RuntimeApi {
             addr,
-            sender,
+            sender: Mutex::new(Some(sender)),
             shared,
             server,
         })
@@ -148,7 +149,8 @@ impl RuntimeApi {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
-        self.sender
+        let sender = lock(&self.sender).clone().ok_or(InvokeError::Closed)?;
+        sender
             .send(Pending {
                 request_id: request_id.clone(),
                 payload,
@@ -163,6 +165,12 @@ impl RuntimeApi {
                 Err(InvokeError::NoAnswer(wait))
             }
         }
+    }
+
+    /// Takes no more invocations: the function's `next` (pending, or its
+    /// next one) answers 410 Gone, and the Rust runtime exits on it.
+    pub fn close(&self) {
+        lock(&self.sender).take();
     }
 }
 
@@ -273,6 +281,8 @@ pub struct LambdaProcess {
     child: tokio::process::Child,
     started: Instant,
     logs: Arc<Mutex<Vec<String>>>,
+    // The tasks reading stdout and stderr into `logs`, until each pipe closes.
+    readers: Vec<tokio::task::JoinHandle<()>>,
     env: Vec<(String, String)>,
 }
 
@@ -310,11 +320,12 @@ impl LambdaProcess {
         let started = Instant::now();
         let mut child = command.spawn()?;
         let logs = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
         if let Some(stdout) = child.stdout.take() {
-            collect_lines(stdout, logs.clone());
+            readers.push(collect_lines(stdout, logs.clone()));
         }
         if let Some(stderr) = child.stderr.take() {
-            collect_lines(stderr, logs.clone());
+            readers.push(collect_lines(stderr, logs.clone()));
         }
         Ok(LambdaProcess {
             name,
@@ -322,6 +333,7 @@ impl LambdaProcess {
             child,
             started,
             logs,
+            readers,
             env: env.to_vec(),
         })
     }
@@ -393,22 +405,57 @@ impl LambdaProcess {
         self.child.id()
     }
 
-    /// Everything the function has written to stdout and stderr so far.
+    /// What has been read of the function's stdout and stderr so far, for
+    /// a panic message or a progress report. Never judge the logs with it
+    /// (a secret absent, a line present): lines the function wrote before
+    /// answering may still be on their way through the pipe. Judge with
+    /// [`finish_logs`](Self::finish_logs).
     pub fn logs(&self) -> String {
         lock(&self.logs).join("\n")
     }
+
+    /// Ends the process and returns everything it wrote to stdout and
+    /// stderr, read to the end of both: the one way to judge its logs.
+    ///
+    /// The Runtime API closes, so the function's poll for its next
+    /// invocation answers 410 Gone and the runtime exits by itself, having
+    /// written all it had to (a process that has not exited within
+    /// [`FINISH_WAIT`] is killed). Then both pipes are read to their end.
+    /// The process takes no invocation after this; its [`env`](Self::env)
+    /// and access key stay readable (for [`crate::LocalAws::calls_of`]).
+    /// A second call returns the same logs.
+    pub async fn finish_logs(&mut self) -> String {
+        self.api.close();
+        if tokio::time::timeout(FINISH_WAIT, self.child.wait())
+            .await
+            .is_err()
+        {
+            // An error means it has exited after all.
+            let _ = self.child.kill().await;
+        }
+        for reader in self.readers.drain(..) {
+            // Each pipe closed with the process: its reader is at its end, or
+            // nearly. A reader that fails has nothing more to give.
+            let _ = tokio::time::timeout(FINISH_WAIT, reader).await;
+        }
+        self.logs()
+    }
 }
+
+/// How long [`LambdaProcess::finish_logs`] waits for the process to exit,
+/// and then for each pipe to close.
+pub const FINISH_WAIT: Duration = Duration::from_secs(10);
 
 fn collect_lines<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     reader: R,
     logs: Arc<Mutex<Vec<String>>>,
-) {
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(reader).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             lock(&logs).push(line);
         }
-    });
+    })
 }
 
 /// The path of a workspace binary built next to the running test or demo
@@ -434,4 +481,53 @@ pub fn binary_path(name: &str) -> PathBuf {
     panic!(
         "binary {name} not found next to the test executable: build it first with `cargo build --workspace --bins` (./scripts/test does)"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// A stand-in for a function binary: it polls for its next invocation
+    /// (over bash's `/dev/tcp`), and once answered writes a last line, a
+    /// moment later, as a function's runtime logs on its way out.
+    const POLLER: &str = r#"#!/bin/bash
+echo "first line"
+exec 3<>"/dev/tcp/${AWS_LAMBDA_RUNTIME_API%:*}/${AWS_LAMBDA_RUNTIME_API##*:}"
+printf 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: %s\r\n\r\n' "$AWS_LAMBDA_RUNTIME_API" >&3
+read -r status <&3
+sleep 0.3
+echo "last line: ${status%$'\r'}"
+"#;
+
+    #[tokio::test]
+    async fn finish_logs_waits_for_the_last_line_and_logs_does_not() {
+        let dir = std::env::temp_dir().join(crate::unique("runtime-api-poller"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("poller");
+        std::fs::write(&script, POLLER).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let env = [("PATH".to_owned(), "/usr/bin:/bin".to_owned())];
+        let mut process = LambdaProcess::start(&script, &env).await.unwrap();
+        assert!(
+            process
+                .wait_until_ready(Duration::from_secs(10))
+                .await
+                .is_some(),
+            "the poller never polled: {}",
+            process.logs()
+        );
+
+        // Its poll is pending: what it writes next is not written yet.
+        assert!(!process.logs().contains("last line"), "{}", process.logs());
+        let logs = process.finish_logs().await;
+        assert_eq!(
+            logs.lines().collect::<Vec<_>>(),
+            ["first line", "last line: HTTP/1.1 410 Gone"],
+            "the closed Runtime API ends the poll, and every line is read"
+        );
+        assert_eq!(process.finish_logs().await, logs, "a second call, the same");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

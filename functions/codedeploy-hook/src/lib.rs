@@ -305,16 +305,30 @@ impl Function {
                 true
             }
             Ok(Err(error)) => {
+                // CodeDeploy refusing the event's own ids: no retry can
+                // report to a hook execution it never issued.
+                let kind = if error.code().is_some_and(|c| REFUSED_IDS.contains(&c)) {
+                    ErrorKind::InvalidInput
+                } else {
+                    ErrorKind::Retryable
+                };
                 return Err(report_failed(
                     deployment_id,
                     hook,
                     status,
                     error.to_string(),
+                    kind,
                 ));
             }
             Err(_) => {
                 let cause = "no answer before the invocation deadline".to_owned();
-                return Err(report_failed(deployment_id, hook, status, cause));
+                return Err(report_failed(
+                    deployment_id,
+                    hook,
+                    status,
+                    cause,
+                    ErrorKind::Retryable,
+                ));
             }
         };
         let namespace = self
@@ -467,34 +481,47 @@ impl Decision {
     }
 }
 
+/// The `PutLifecycleEventHookExecutionStatus` errors that refuse the
+/// event's own deployment or hook-execution id (CodeDeploy API reference):
+/// retrying the same event cannot help.
+const REFUSED_IDS: [&str; 4] = [
+    "InvalidLifecycleEventHookExecutionIdException",
+    "InvalidDeploymentIdException",
+    "DeploymentIdRequiredException",
+    "DeploymentDoesNotExistException",
+];
+
 fn report_failed(
     deployment_id: &str,
     hook: &str,
     status: &'static str,
     cause: String,
+    kind: ErrorKind,
 ) -> HandlerError {
     tracing::error!(deployment_id, hook, status, error = %cause, "reporting the hook status failed");
     HandlerError::from_error(&ReportError {
         deployment_id: deployment_id.to_owned(),
         status,
         cause,
+        kind,
     })
 }
 
-/// `PutLifecycleEventHookExecutionStatus` failed: the invocation fails so
-/// that Lambda retries it.
+/// `PutLifecycleEventHookExecutionStatus` failed: the invocation fails,
+/// `Retryable` (so that Lambda retries it: only another attempt can still
+/// tell CodeDeploy) unless CodeDeploy refused the event's ids.
 #[derive(Debug, thiserror::Error)]
 #[error("failed to report {status} for deployment {deployment_id}: {cause}")]
 struct ReportError {
     deployment_id: String,
     status: &'static str,
     cause: String,
+    kind: ErrorKind,
 }
 
 impl Classify for ReportError {
     fn kind(&self) -> ErrorKind {
-        // Whatever the cause, only another attempt can still tell CodeDeploy.
-        ErrorKind::Retryable
+        self.kind
     }
 }
 
@@ -644,18 +671,22 @@ mod tests {
     }
 
     #[test]
-    fn report_errors_are_retryable() {
-        let error = ReportError {
-            deployment_id: "d-1".into(),
-            status: "Failed",
-            cause: "DeploymentDoesNotExistException".into(),
-        };
-        let handler = HandlerError::from_error(&error);
-        assert_eq!(handler.error_type(), "Retryable");
-        assert_eq!(
-            handler.message(),
-            "failed to report Failed for deployment d-1: DeploymentDoesNotExistException"
-        );
+    fn report_errors_keep_their_kind() {
+        for kind in [ErrorKind::Retryable, ErrorKind::InvalidInput] {
+            let error = ReportError {
+                deployment_id: "d-1".into(),
+                status: "Failed",
+                cause: "DeploymentDoesNotExistException".into(),
+                kind,
+            };
+            let handler = HandlerError::from_error(&error);
+            assert_eq!(handler.error_type(), kind.error_type());
+            assert_eq!(
+                handler.message(),
+                "failed to report Failed for deployment d-1: DeploymentDoesNotExistException"
+            );
+        }
+        assert!(REFUSED_IDS.contains(&"InvalidLifecycleEventHookExecutionIdException"));
     }
 
     #[test]

@@ -4,6 +4,10 @@
 
 #![allow(dead_code)]
 
+// Next to this file, whichever test crate includes it.
+#[path = "cases.rs"]
+mod cases;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -85,21 +89,15 @@ pub fn context() -> lambda_runtime::Context {
 }
 
 /// Runs `test` on `cases` inputs of `strategy` (`PROPTEST_CASES`
-/// overrides), and fails with the smallest failing input.
+/// overrides, and must ask for at least one: see [`cases::config`]), and
+/// fails with the smallest failing input.
+#[track_caller]
 pub fn check<S: proptest::strategy::Strategy>(
     cases: u32,
     strategy: S,
     test: impl Fn(S::Value) -> Result<(), proptest::test_runner::TestCaseError>,
 ) {
-    let config = proptest::test_runner::Config {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(cases),
-        failure_persistence: None,
-        ..proptest::test_runner::Config::default()
-    };
-    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let mut runner = proptest::test_runner::TestRunner::new(cases::config(cases));
     if let Err(error) = runner.run(&strategy, test) {
         panic!("{error}");
     }

@@ -2,7 +2,10 @@
 //! function's story played through its real binary, as a timeline.
 //!
 //! Run it with `./scripts/demo`, which starts the local AWS and builds the
-//! binaries first.
+//! binaries first. Each story asserts what it shows (the outcomes, the
+//! revisions rolled out, the verdicts, the capacities) and panics, naming
+//! what differs, when AWS or a function does otherwise: `scripts/test` runs
+//! it as a check.
 
 use autopilot_tests::provision::{self, Controller, Environment, Names, push_image};
 use autopilot_tests::timeline::Timeline;
@@ -189,7 +192,19 @@ async fn redeploy_story(
         ),
     );
     let event = push_event(env, "latest", &newer);
-    show_summary(timeline, &mut function, event.clone()).await;
+    let summary = show_summary(timeline, &mut function, event.clone()).await;
+    expect_outcomes(
+        &summary,
+        &[(&env.names.service, "deployed"), (worker, "deployed")],
+    );
+    let backend = service_entry(&summary, &env.names.service);
+    assert!(
+        backend["deploymentId"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{} is CodeDeploy blue/green: a deployment is started: {summary}",
+        env.names.service
+    );
 
     let services = ecs
         .describe_services()
@@ -208,7 +223,21 @@ async fn redeploy_story(
         .send()
         .await
         .expect("describe the new revision");
-    if let Some(definition) = definition.task_definition() {
+    let pinned = format!("{}@{newer}", env.image_repository());
+    let definition = definition
+        .task_definition()
+        .unwrap_or_else(|| panic!("no task definition {worker_td}"));
+    let backend_image = definition
+        .container_definitions()
+        .iter()
+        .find(|c| c.name() == Some("backend"))
+        .and_then(|c| c.image());
+    assert_eq!(
+        backend_image,
+        Some(pinned.as_str()),
+        "{worker} runs the pushed image, pinned by digest"
+    );
+    {
         timeline.step(
             ACTOR_AWS,
             format!("{worker} now runs {}", short_arn(&worker_td)),
@@ -233,7 +262,11 @@ async fn redeploy_story(
         "EventBridge",
         "delivers the same event a second time (at-least-once delivery)",
     );
-    show_summary(timeline, &mut function, event).await;
+    let summary = show_summary(timeline, &mut function, event).await;
+    expect_outcomes(
+        &summary,
+        &[(&env.names.service, "skipped"), (worker, "skipped")],
+    );
 
     timeline.step(
         "EventBridge",
@@ -242,13 +275,52 @@ async fn redeploy_story(
             short_digest(&older)
         ),
     );
-    show_summary(timeline, &mut function, push_event(env, "latest", &older)).await;
+    let summary = show_summary(timeline, &mut function, push_event(env, "latest", &older)).await;
+    expect_outcomes(
+        &summary,
+        &[(&env.names.service, "skipped"), (worker, "skipped")],
+    );
 
     timeline.step("EventBridge", "an image DELETE event");
     let answer = function
         .invoke(sample_event("redeploy-on-push/delete.json"))
         .await;
     timeline.detail(format!("-> {}", compact(&answer)));
+    let answer = answer.response();
+    assert!(
+        answer["ignored"].is_string(),
+        "a DELETE is acknowledged and ignored: {answer}"
+    );
+}
+
+/// Panics unless the summary gives each `(service, outcome)`, and no other
+/// service.
+#[track_caller]
+fn expect_outcomes(summary: &Value, expected: &[(&str, &str)]) {
+    let mut got: Vec<(&str, &str)> = summary["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            (
+                s["service"].as_str().unwrap_or_default(),
+                s["outcome"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut want = expected.to_vec();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "redeploy-on-push answered {summary}");
+}
+
+/// The summary's entry for `service`.
+#[track_caller]
+fn service_entry<'a>(summary: &'a Value, service: &str) -> &'a Value {
+    summary["services"]
+        .as_array()
+        .and_then(|services| services.iter().find(|s| s["service"] == service))
+        .unwrap_or_else(|| panic!("{service} not in {summary}"))
 }
 
 fn push_event(env: &Environment, tag: &str, digest: &str) -> Value {
@@ -260,7 +332,9 @@ fn push_event(env: &Environment, tag: &str, digest: &str) -> Value {
     event
 }
 
-async fn show_summary(timeline: &Timeline, function: &mut LambdaProcess, event: Value) {
+/// Invokes redeploy-on-push with `event`, shows its summary and returns it;
+/// panics on an error answer.
+async fn show_summary(timeline: &Timeline, function: &mut LambdaProcess, event: Value) -> Value {
     let started = std::time::Instant::now();
     let outcome = function.invoke(event).await;
     let took = started.elapsed().as_secs_f64() * 1000.0;
@@ -280,8 +354,9 @@ async fn show_summary(timeline: &Timeline, function: &mut LambdaProcess, event: 
                         .unwrap_or_default(),
                 ));
             }
+            summary
         }
-        other => timeline.detail(format!("-> {}", compact(&other))),
+        other => panic!("redeploy-on-push failed: {}", compact(&other)),
     }
 }
 

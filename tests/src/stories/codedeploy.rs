@@ -125,7 +125,14 @@ impl BlueGreen {
 
     /// Starts a deployment of `task_definition_arn` and returns its ID.
     pub async fn deploy(&self, task_definition_arn: &str) -> String {
-        let appspec = autopilot_shared::redeploy::appspec::AppSpec {
+        self.env
+            .create_deployment(&self.sdk, &self.appspec(task_definition_arn))
+            .await
+    }
+
+    /// The AppSpec of a deployment of `task_definition_arn`, naming every hook.
+    fn appspec(&self, task_definition_arn: &str) -> autopilot_shared::redeploy::appspec::AppSpec {
+        autopilot_shared::redeploy::appspec::AppSpec {
             task_definition_arn: task_definition_arn.to_owned(),
             container_name: "backend".into(),
             container_port: 3000,
@@ -133,8 +140,89 @@ impl BlueGreen {
                 .iter()
                 .map(|h| ((*h).to_owned(), format!("CodeDeployHook_test-{h}")))
                 .collect(),
+        }
+    }
+
+    /// Creates a second deployment group of the application for the same
+    /// service and listeners, whose target group pair lists the green target
+    /// group first and the blue one, which the service routes to, second;
+    /// starts a deployment of the new revision in it and returns its ID.
+    /// Which of the pair is the replacement is for CodeDeploy to tell from
+    /// the service, not from the order.
+    pub async fn deploy_with_swapped_pair(&self) -> String {
+        use aws_sdk_codedeploy::types as cd;
+        let (application, _) = self
+            .env
+            .codedeploy
+            .clone()
+            .expect("a CodeDeploy environment");
+        let group = format!("{}-swapped-dg", self.env.names.prefix);
+        let target_group = |arn: &str| {
+            cd::TargetGroupInfo::builder()
+                .name(target_group_name(arn))
+                .build()
         };
-        self.env.create_deployment(&self.sdk, &appspec).await
+        aws_sdk_codedeploy::Client::new(&self.sdk)
+            .create_deployment_group()
+            .application_name(&application)
+            .deployment_group_name(&group)
+            .service_role_arn(format!(
+                "arn:aws:iam::{}:role/{}-codedeploy",
+                crate::localaws::ACCOUNT_ID,
+                self.env.names.prefix
+            ))
+            .deployment_config_name("CodeDeployDefault.ECSAllAtOnce")
+            .ecs_services(
+                cd::EcsService::builder()
+                    .cluster_name(&self.env.names.cluster)
+                    .service_name(&self.env.names.service)
+                    .build(),
+            )
+            .deployment_style(
+                cd::DeploymentStyle::builder()
+                    .deployment_type(cd::DeploymentType::BlueGreen)
+                    .deployment_option(cd::DeploymentOption::WithTrafficControl)
+                    .build(),
+            )
+            .load_balancer_info(
+                cd::LoadBalancerInfo::builder()
+                    .target_group_pair_info_list(
+                        cd::TargetGroupPairInfo::builder()
+                            .target_groups(target_group(&self.env.green_target_group_arn))
+                            .target_groups(target_group(&self.env.blue_target_group_arn))
+                            .prod_traffic_route(
+                                cd::TrafficRoute::builder()
+                                    .listener_arns(&self.env.production_listener_arn)
+                                    .build(),
+                            )
+                            .test_traffic_route(
+                                cd::TrafficRoute::builder()
+                                    .listener_arns(&self.env.test_listener_arn)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create deployment group {group}: {e:?}"));
+        let deployment_group = autopilot_shared::redeploy::codedeploy::DeploymentGroup {
+            application,
+            group: group.clone(),
+            services: vec![(
+                self.env.names.cluster.clone(),
+                self.env.names.service.clone(),
+            )],
+        };
+        autopilot_shared::redeploy::codedeploy::create_deployment(
+            &aws_sdk_codedeploy::Client::new(&self.sdk),
+            &deployment_group,
+            &self.appspec(&self.new_task_definition_arn).to_json(),
+            "ecs-autopilot test harness",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create deployment in {group}: {e}"))
     }
 
     /// `RESOLVE` pinning the load balancer's DNS name to the local app.
@@ -204,7 +292,8 @@ impl BlueGreen {
 /// The story: the five hooks of a healthy deployment with the default
 /// checks, then a second deployment whose green task set is broken.
 ///
-/// Panics when a verdict is not the expected one.
+/// Panics when a verdict is not the expected one, or the broken deployment
+/// fails for another check than its /health.
 pub async fn run(local: &LocalAws, timeline: &Timeline) {
     timeline.chapter("codedeploy-hook: every lifecycle hook of a blue/green deployment checked");
     let bg = BlueGreen::new(local, "shop").await;
@@ -277,11 +366,34 @@ pub async fn run(local: &LocalAws, timeline: &Timeline) {
             "Succeeded"
         };
         assert_eq!(run.status(), expected, "{hook}: {:?}", run.outcome);
+        if expected == "Failed" {
+            let failed: Vec<&str> = run.response()["checks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| c["passed"] == false)
+                .filter_map(|c| c["name"].as_str())
+                .collect();
+            assert_eq!(
+                failed,
+                ["http GET /health via test listener"],
+                "{hook}: only the broken /health fails it: {:?}",
+                run.outcome
+            );
+        }
     }
     timeline.step(
         "CodeDeploy",
         "AfterAllowTestTraffic Failed: production traffic never reaches the broken task set; the deployment rolls back",
     );
+}
+
+/// A target group's name, from its ARN
+/// (`arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>`).
+pub fn target_group_name(arn: &str) -> &str {
+    arn.split_once(":targetgroup/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap_or_else(|| panic!("not a target group ARN: {arn}"))
 }
 
 fn show(timeline: &Timeline, hook: &str, run: &HookRun) {

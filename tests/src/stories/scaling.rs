@@ -191,13 +191,16 @@ pub fn summary_capacity(capacity: &Value) -> String {
     }
 }
 
+/// Invokes the function, shows its summary and what AWS reports after, and
+/// returns each service's capacity as AWS reports it, in the order of
+/// `services`. Panics on an error answer.
 async fn invoke(
     process: &mut crate::LambdaProcess,
     timeline: &Timeline,
     sdk: &SdkConfig,
     payload: Value,
     services: &[(&str, &str)],
-) {
+) -> (Value, Vec<AwsCapacity>) {
     timeline.step("EventBridge Scheduler", format!("invokes with {payload}"));
     let summary = match process.invoke(payload).await {
         Outcome::Response(summary) => summary,
@@ -232,10 +235,37 @@ async fn invoke(
             summary_capacity(&entry["after"]),
         ));
     }
+    let mut capacities = Vec::new();
     for (cluster, service) in services {
         let now = aws_capacity(sdk, cluster, service).await;
         timeline.detail(format!("AWS now: {cluster}/{service}: {now}"));
+        capacities.push(now);
     }
+    (summary, capacities)
+}
+
+/// Panics unless the summary gives each `(cluster/service, outcome)`, and
+/// no other service.
+#[track_caller]
+fn expect_outcomes(summary: &Value, expected: &[(String, &str)]) {
+    let mut got: Vec<(String, String)> = summary["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            (
+                s["service"].as_str().unwrap_or_default().to_owned(),
+                s["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let mut want: Vec<(String, String)> = expected
+        .iter()
+        .map(|(service, outcome)| (service.clone(), (*outcome).to_owned()))
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "scheduled-scaling answered {summary}");
 }
 
 /// Runs the story against the local AWS in [`REGION`], where the demo has
@@ -252,7 +282,10 @@ async fn invoke(
 /// 4. `restore`, bringing back exactly what was there.
 ///
 /// Each step prints before → after from the function's JSON summary and the
-/// capacity AWS reports afterwards. Panics when a step fails.
+/// capacity AWS reports afterwards. Panics when a step fails or AWS does not
+/// report what it should: each service's outcome, production's business
+/// hours, the dev services at zero (admin untouched), and after the restore
+/// every capacity exactly as before the night.
 pub async fn run(local: &LocalAws, timeline: &Timeline, production_service: (&str, &str)) {
     timeline.chapter(
         "scheduled-scaling: business hours, scale to zero at night, restore in the morning",
@@ -303,18 +336,19 @@ pub async fn run(local: &LocalAws, timeline: &Timeline, production_service: (&st
         (dev.as_str(), "office-worker"),
         (dev.as_str(), "admin"),
     ];
+    let mut evening = Vec::new();
     for (cluster, service) in dev_services {
-        timeline.detail(format!(
-            "{cluster}/{service}: {}",
-            aws_capacity(&sdk, cluster, service).await
-        ));
+        let capacity = aws_capacity(&sdk, cluster, service).await;
+        timeline.detail(format!("{cluster}/{service}: {capacity}"));
+        evening.push(capacity);
     }
+    let office = |service: &str| format!("{dev}/{service}");
 
     let mut process = start_function(local, "scheduled-scaling", REGION, &[]).await;
     let (production_cluster, production) = production_service;
 
     timeline.step("09:00", "business hours for production");
-    invoke(
+    let (summary, production_now) = invoke(
         &mut process,
         timeline,
         &sdk,
@@ -327,10 +361,20 @@ pub async fn run(local: &LocalAws, timeline: &Timeline, production_service: (&st
         &[production_service],
     )
     .await;
+    expect_outcomes(
+        &summary,
+        &[(format!("{production_cluster}/{production}"), "changed")],
+    );
+    // No scalable target: its desired count (2) is brought into 5..=10.
+    assert_eq!(
+        (production_now[0].desired, production_now[0].target),
+        (5, None),
+        "business hours for {production_cluster}/{production}"
+    );
 
     let selector = json!({"clusters": [dev], "tags": {SCHEDULE_TAG: "office-hours"}});
     timeline.step("20:00", "the dev environment goes to sleep");
-    invoke(
+    let (summary, night) = invoke(
         &mut process,
         timeline,
         &sdk,
@@ -338,9 +382,24 @@ pub async fn run(local: &LocalAws, timeline: &Timeline, production_service: (&st
         &dev_services,
     )
     .await;
+    expect_outcomes(
+        &summary,
+        &[
+            (office("office-web"), "changed"),
+            (office("office-worker"), "changed"),
+        ],
+    );
+    for (capacity, (_, service)) in night.iter().zip(dev_services).take(2) {
+        assert_eq!(capacity.desired, 0, "{service} asleep: {capacity}");
+        assert!(
+            capacity.remembered.is_some(),
+            "{service} remembers its capacity: {capacity}"
+        );
+    }
+    assert_eq!(night[2], evening[2], "admin is not on the schedule");
 
     timeline.step("07:00", "and wakes up as it was");
-    invoke(
+    let (summary, morning) = invoke(
         &mut process,
         timeline,
         &sdk,
@@ -348,4 +407,15 @@ pub async fn run(local: &LocalAws, timeline: &Timeline, production_service: (&st
         &dev_services,
     )
     .await;
+    expect_outcomes(
+        &summary,
+        &[
+            (office("office-web"), "changed"),
+            (office("office-worker"), "changed"),
+        ],
+    );
+    assert_eq!(
+        morning, evening,
+        "restore brings back exactly what was there, remembered tag gone"
+    );
 }

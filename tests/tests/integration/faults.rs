@@ -528,7 +528,7 @@ async fn an_ecs_hook_under_every_fault_answers_a_valid_status_before_its_deadlin
     for (name, faults, expected) in cases {
         let mut process = bg.function(&[]).await;
         local.inject_faults(&process, &faults).await;
-        let event = bg.event(stage, &unique("exec"), Value::Null, false);
+        let event = bg.event(stage, &unique("exec"), Value::Null, false).await;
         let run = bg.invoke(&mut process, event, deadline).await;
         assert!(run.elapsed < deadline, "{name}: after {:?}", run.elapsed);
         assert_eq!(run.status(), expected, "{name}: {}", run.reason());

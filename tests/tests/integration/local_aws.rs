@@ -703,22 +703,19 @@ async fn hung_call_times_out_the_attempt_and_the_retry_is_served() {
         .await
         .unwrap_err();
     let waited = started.elapsed();
+    // The attempt timeout cut the 60-second hang short: the error says so
+    // (an upper time limit would only measure the machine).
     assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
-    assert!(
-        waited >= Duration::from_secs(1) && waited < Duration::from_secs(5),
-        "{waited:?}"
-    );
+    assert!(waited >= Duration::from_secs(1), "{waited:?}");
     assert_eq!(verdicts.take(), [RetryAction::transient_error()]);
 
     // Replacing the rules releases the hung call (and resets its counts).
     local.inject_faults_for_key(&key, &[hang]).await;
-    let started = Instant::now();
     faulty_client!(aws_sdk_ecs, &sdk, 2, verdicts)
         .list_clusters()
         .send()
         .await
         .expect("served on the retry");
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(fault_counts(&local, &key).await, [(2, 1)]);
     local.clear_faults_for_key(&key).await;
 }

@@ -20,8 +20,18 @@ pub(crate) struct Fixture {
 
 impl Fixture {
     pub(crate) async fn new(label: &str, controller: Controller, policy: &str) -> Fixture {
+        Fixture::in_region(label, controller, policy, REGION).await
+    }
+
+    /// As [`Fixture::new`], in `region`.
+    pub(crate) async fn in_region(
+        label: &str,
+        controller: Controller,
+        policy: &str,
+        region: &str,
+    ) -> Fixture {
         let local = LocalAws::connect().await;
-        let sdk = local.sdk_config(REGION).await;
+        let sdk = local.sdk_config(region).await;
         let env = provision::provision(&sdk, Names::unique(label), controller, Some(policy)).await;
         Fixture {
             ecs: aws_sdk_ecs::Client::new(&sdk),
@@ -39,7 +49,7 @@ impl Fixture {
             ("AWS_MAX_ATTEMPTS", "1"),
         ];
         vars.extend_from_slice(extra);
-        start_function(&self.local, "redeploy-on-push", REGION, &vars).await
+        start_function(&self.local, "redeploy-on-push", &self.env.region, &vars).await
     }
 
     /// Adds a service of the environment's task-definition family with the
@@ -201,17 +211,6 @@ async fn a_push_rolls_out_a_revision_pinned_to_the_digest_keeping_every_field() 
     new_tags.sort();
     assert_eq!(new_tags, old_tags, "task definition tags survive");
 
-    // No secret value reaches the logs.
-    let logs = function.logs();
-    assert!(
-        !logs.contains("s3cr3t"),
-        "a secret leaked into the logs:\n{logs}"
-    );
-    assert!(
-        logs.contains("\"Deployments\":1"),
-        "an EMF metric is published:\n{logs}"
-    );
-
     // A duplicate event deploys nothing more.
     let revisions = f.revisions().await;
     let again = function
@@ -228,6 +227,17 @@ async fn a_push_rolls_out_a_revision_pinned_to_the_digest_keeping_every_field() 
         "{again}"
     );
     assert_eq!(f.revisions().await, revisions);
+
+    // No secret value reaches the logs, read to their end.
+    let logs = function.finish_logs().await;
+    assert!(
+        !logs.contains("s3cr3t"),
+        "a secret leaked into the logs:\n{logs}"
+    );
+    assert!(
+        logs.contains("\"Deployments\":1"),
+        "an EMF metric is published:\n{logs}"
+    );
     assert_eq!(
         f.service_task_definition(&f.env.names.service).await,
         new_arn
@@ -587,19 +597,35 @@ async fn other_events_are_ignored_and_malformed_ones_rejected_without_changes() 
     );
 }
 
+/// A push by digest (`image-tag` absent, or empty as ECR also writes it)
+/// is acknowledged and ignored with its reason, before any AWS call: never
+/// an error that Lambda would retry into the dead-letter queue.
 #[tokio::test]
-async fn an_untagged_push_and_an_unknown_digest_are_skipped() {
-    let f = Fixture::new("untag", Controller::Ecs, "tag:latest").await;
+async fn a_push_by_digest_is_acknowledged_and_ignored() {
+    let f = Fixture::new("bydigest", Controller::Ecs, "tag:latest").await;
     let digest = f.push("latest", "build-2").await;
     let mut function = f.function(&[]).await;
-
-    let summary = function.invoke(f.event(None, &digest)).await.response();
-    assert_eq!(
-        only_service(&summary)["reason"],
-        "the push has no tag",
-        "{summary}"
+    let mut empty_tag = f.event(Some("latest"), &digest);
+    empty_tag["detail"]["image-tag"] = json!("");
+    for event in [f.event(None, &digest), empty_tag] {
+        let summary = function.invoke(event).await.response();
+        let reason = summary["ignored"].as_str().unwrap_or_default();
+        assert!(reason.contains("carries no tag"), "{summary}");
+    }
+    assert!(
+        f.local.calls_of(&function).await.is_empty(),
+        "no AWS call for an ignored event"
     );
+    assert_eq!(
+        f.service_task_definition(&f.env.names.service).await,
+        f.env.task_definition_arn
+    );
+}
 
+#[tokio::test]
+async fn an_unknown_digest_is_skipped() {
+    let f = Fixture::new("unknown", Controller::Ecs, "tag:latest").await;
+    let mut function = f.function(&[]).await;
     let unknown = format!("sha256:{}", "e".repeat(64));
     let summary = function
         .invoke(f.event(Some("latest"), &unknown))
@@ -614,6 +640,46 @@ async fn an_untagged_push_and_an_unknown_digest_are_skipped() {
             .contains("no longer in ECR"),
         "{summary}"
     );
+}
+
+/// ECR replicates an image into another Region and emits `ECR Replication
+/// Action` there (with `source-account` and `source-region`): the function
+/// deployed in that Region rolls it out to the services there that track
+/// the tag, pinned to that Region's registry, as a push would.
+#[tokio::test]
+async fn a_replication_into_this_region_rolls_out_here() {
+    let f = Fixture::in_region("replica", Controller::Ecs, "tag:latest", "eu-west-1").await;
+    // The replica: the same repository and tag in this Region's registry.
+    let digest = f.push("latest", "build-2").await;
+    let mut function = f.function(&[]).await;
+    let mut event = f.event(Some("latest"), &digest);
+    event["detail-type"] = json!("ECR Replication Action");
+    event["detail"]["action-type"] = json!("REPLICATE");
+    event["detail"]["source-account"] = json!(autopilot_tests::localaws::ACCOUNT_ID);
+    event["detail"]["source-region"] = json!(REGION);
+
+    let summary = function.invoke(event.clone()).await.response();
+    let entry = only_service(&summary);
+    assert_eq!(entry["outcome"], "deployed", "{summary}");
+    let new_arn = entry["taskDefinitionArn"].as_str().unwrap().to_owned();
+    assert!(new_arn.contains(":eu-west-1:"), "{new_arn}");
+    assert_eq!(
+        f.service_task_definition(&f.env.names.service).await,
+        new_arn
+    );
+    let (new, _) = f.describe(&new_arn).await;
+    let pinned = format!("{}@{digest}", f.env.image_repository());
+    assert!(pinned.contains(".dkr.ecr.eu-west-1."), "{pinned}");
+    assert_eq!(
+        new.container_definitions()[0].image(),
+        Some(pinned.as_str())
+    );
+
+    // A duplicate delivery deploys nothing twice.
+    let revisions = f.revisions().await;
+    let summary = function.invoke(event).await.response();
+    assert_eq!(only_service(&summary)["outcome"], "skipped", "{summary}");
+    assert_eq!(f.revisions().await, revisions);
 }
 
 /// The handler itself, called directly as the STYLE's model does.

@@ -503,15 +503,7 @@ async fn a_missing_service_does_not_stop_the_others() {
     );
     assert_eq!(s.capacity(&a, "web").await.desired, 2);
     assert_eq!(s.capacity(&b, "worker").await.desired, 2);
-    // The process's output is collected as it comes: give the last lines a moment.
-    let mut logs = function.logs();
-    for _ in 0..20 {
-        if logs.contains("\"Outcome\":\"failed\"") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        logs = function.logs();
-    }
+    let logs = function.finish_logs().await;
     assert!(
         logs.contains("\"Outcome\":\"failed\",\"ScalingActions\":2"),
         "the failures are counted in the metrics: {logs}"
@@ -582,7 +574,16 @@ async fn a_large_fleet_is_batched() {
     );
 }
 
-type CallCase = (Value, bool, Vec<(&'static str, u64)>);
+/// What an invocation answers.
+enum Answer {
+    /// A summary with this outcome for each of the two services.
+    Outcomes(&'static str),
+    /// An `InvalidInput` error whose message has this part.
+    Invalid(&'static str),
+}
+
+/// `(payload, dry run, the answer, the calls it makes)`.
+type CallCase = (Value, bool, Answer, Vec<(&'static str, u64)>);
 
 fn calls(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
@@ -611,11 +612,11 @@ async fn calls_per_action_stay_within_the_declared_iam_actions() {
         ("ecs:DescribeServices", 2),
         ("application-autoscaling:DescribeScalableTargets", 1),
     ];
-    // (payload, dry run, the calls it makes)
     let cases: Vec<CallCase> = vec![
         (
             json!({"action": "set-capacity", "services": [web, worker], "min": 4, "max": 8}),
             false,
+            Answer::Outcomes("changed"),
             [
                 &reads_by_name[..],
                 &[
@@ -628,16 +629,19 @@ async fn calls_per_action_stay_within_the_declared_iam_actions() {
         (
             json!({"action": "set-capacity", "services": [web, worker], "min": 4, "max": 8}),
             false,
+            Answer::Outcomes("unchanged"),
             reads_by_name.to_vec(),
         ),
         (
             json!({"action": "scale-to-zero", "selector": selector}),
             true,
+            Answer::Outcomes("planned"),
             reads_by_selector.to_vec(),
         ),
         (
             json!({"action": "scale-to-zero", "selector": selector}),
             false,
+            Answer::Outcomes("changed"),
             [
                 &reads_by_selector[..],
                 &[
@@ -651,11 +655,13 @@ async fn calls_per_action_stay_within_the_declared_iam_actions() {
         (
             json!({"action": "scale-to-zero", "selector": selector}),
             false,
+            Answer::Outcomes("unchanged"),
             reads_by_selector.to_vec(),
         ),
         (
             json!({"action": "restore", "selector": selector}),
             false,
+            Answer::Outcomes("changed"),
             [
                 &reads_by_selector[..],
                 &[
@@ -669,14 +675,35 @@ async fn calls_per_action_stay_within_the_declared_iam_actions() {
         (
             json!({"action": "restore", "selector": selector}),
             false,
+            // Nothing is remembered any more: nothing to restore.
+            Answer::Outcomes("skipped"),
             reads_by_selector.to_vec(),
         ),
-        (json!({"action": "restore", "selector": {}}), false, vec![]),
+        (
+            json!({"action": "restore", "selector": {}}),
+            false,
+            Answer::Invalid("selector: give clusters, tags or both: an empty selector"),
+            vec![],
+        ),
     ];
-    for (payload, dry_run, expected) in cases {
+    for (payload, dry_run, answer, expected) in cases {
         let process = if dry_run { &mut dry } else { &mut function };
         let before = s.local.calls_of(process).await;
-        let _ = process.invoke(payload.clone()).await;
+        let outcome = process.invoke(payload.clone()).await;
+        match answer {
+            Answer::Outcomes(each) => {
+                let mut got = outcomes(&outcome.response());
+                let mut want = pairs(&[(web, each), (worker, each)]);
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "{payload} (dry run: {dry_run})");
+            }
+            Answer::Invalid(part) => {
+                let (error_type, message) = outcome.error();
+                assert_eq!(error_type, "InvalidInput", "{payload}: {message}");
+                assert!(message.contains(part), "{payload}: {message}");
+            }
+        }
         let after = s.local.calls_of(process).await;
         let made: BTreeMap<String, u64> = after
             .into_iter()

@@ -36,8 +36,9 @@ impl Transcript {
         self.text.push_str(&format!("{outcome:?}\n"));
     }
 
-    fn logs(&mut self, process: &LambdaProcess) {
-        self.text.push_str(&process.logs());
+    /// Everything `process` wrote, to the end: it is finished first.
+    async fn logs(&mut self, process: &mut LambdaProcess) {
+        self.text.push_str(&process.finish_logs().await);
         self.text.push('\n');
     }
 
@@ -74,7 +75,7 @@ async fn redeploy_on_push_never_logs_or_answers_a_secret() {
     )
     .await;
     transcript.answer(&dry.invoke(event.clone()).await);
-    transcript.logs(&dry);
+    transcript.logs(&mut dry).await;
 
     let mut function =
         start_function(&f.local, "redeploy-on-push", REGION, &[cluster, TRACE]).await;
@@ -89,7 +90,7 @@ async fn redeploy_on_push_never_logs_or_answers_a_secret() {
     let mut malformed = event;
     malformed["detail"]["image-digest"] = json!("sha256:not-a-digest");
     transcript.answer(&function.invoke(malformed).await);
-    transcript.logs(&function);
+    transcript.logs(&mut function).await;
 
     transcript.assert_free_of(&f.env.secret_looking_values());
 }
@@ -110,7 +111,7 @@ async fn codedeploy_hook_never_logs_or_answers_a_secret() {
     .to_string();
     let mut transcript = Transcript::new();
     for dry_run in ["false", "true"] {
-        let (run, process) = bg
+        let (run, mut process) = bg
             .run_hook(
                 "AfterAllowTestTraffic",
                 &[("CHECKS", &checks), ("DRY_RUN", dry_run), TRACE],
@@ -118,7 +119,7 @@ async fn codedeploy_hook_never_logs_or_answers_a_secret() {
             .await;
         assert_eq!(run.statuses.len(), 1);
         transcript.answer(&run.outcome);
-        transcript.logs(&process);
+        transcript.logs(&mut process).await;
     }
     let mut secrets = bg.env.secret_looking_values();
     secrets.push("hook-header-s3cr3t".to_owned());
@@ -141,14 +142,14 @@ async fn ecs_deployment_hook_never_logs_or_answers_a_secret() {
     let mut process = bg.function(&[("CHECKS", &checks), TRACE]).await;
     let mut transcript = Transcript::new();
     for stage in ["PRE_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT"] {
-        let event = bg.event(stage, &unique("exec"), Value::Null, false);
+        let event = bg.event(stage, &unique("exec"), Value::Null, false).await;
         let run = bg
             .invoke(&mut process, event, std::time::Duration::from_secs(30))
             .await;
         assert_eq!(run.status(), "FAILED", "the missing secret fails it");
         transcript.answer(&run.outcome);
     }
-    transcript.logs(&process);
+    transcript.logs(&mut process).await;
     let mut secrets = bg.env.secret_looking_values();
     secrets.push("ecs-hook-header-s3cr3t".to_owned());
     transcript.assert_free_of(&secrets);
@@ -185,6 +186,6 @@ async fn scheduled_scaling_never_logs_or_answers_a_secret() {
         transcript.answer(&outcome);
     }
     transcript.answer(&process.invoke(Value::Null).await);
-    transcript.logs(&process);
+    transcript.logs(&mut process).await;
     transcript.assert_free_of(&f.env.secret_looking_values());
 }
