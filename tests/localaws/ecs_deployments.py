@@ -67,10 +67,13 @@ Test-only endpoints (served by the middleware, see ``middleware.py``):
 ``GET /_autopilot/ecs/service-deployments[?serviceArn=X]`` (full documents,
 newest first) and ``POST /_autopilot/ecs/service-deployment
 {"serviceDeploymentArn", "status"?, "lifecycleStage"?, "rollback"?: {"reason",
-"serviceRevisionArn"}, "targetWeights"?: {"test", "production"}}``, which sets
-those members (``rollback.startedAt`` = now; the target's requested weights, and
-100 minus them on the sources; ``stoppedAt`` on ``STOPPED``, ``finishedAt`` on
-``SUCCESSFUL``, ``ROLLBACK_SUCCESSFUL`` or ``ROLLBACK_FAILED``) and ``updatedAt``.
+"serviceRevisionArn"}, "targetWeights"?: {"test", "production"}, "unresolved"?:
+["target", "sources"]}``, which sets those members (``rollback.startedAt`` = now;
+the target's requested weights, and 100 minus them on the sources; ``stoppedAt``
+on ``STOPPED``, ``finishedAt`` on ``SUCCESSFUL``, ``ROLLBACK_SUCCESSFUL`` or
+``ROLLBACK_FAILED``) and ``updatedAt``; ``unresolved`` drops the (optional)
+``resolvedConfiguration`` of the target or source revisions, as of revisions
+ECS has not resolved yet.
 
 Validation (``CreateService``/``UpdateService``, before moto sees the call;
 ``InvalidParameterException``, messages ours): each ``lifecycleHooks[]`` entry
@@ -612,8 +615,17 @@ def update_service_deployment(request: dict[str, Any]) -> dict[str, Any]:
     if stage is not None and stage not in LIFECYCLE_STAGES:
         raise EndpointError(400, f"lifecycleStage must be one of {', '.join(LIFECYCLE_STAGES)}")
     rollback = request.get("rollback")
-    if rollback is not None and not isinstance(rollback, dict):
-        raise EndpointError(400, "rollback must be an object {reason, serviceRevisionArn}")
+    if rollback is not None and (
+        not isinstance(rollback, dict)
+        or not all(isinstance(rollback.get(k, ""), str) for k in ("reason", "serviceRevisionArn"))
+    ):
+        raise EndpointError(400, "rollback must be an object {reason, serviceRevisionArn} of strings")
+    # ``resolvedConfiguration`` is optional in the ServiceRevision shape (botocore
+    # ecs model): ``"unresolved": ["target"|"sources"...]`` leaves it out of those
+    # revisions, as for a revision ECS has not resolved yet.
+    unresolved = request.get("unresolved", [])
+    if not isinstance(unresolved, list) or not set(unresolved) <= {"target", "sources"}:
+        raise EndpointError(400, 'unresolved must be a list of "target" and "sources"')
     weights = request.get("targetWeights")
     if weights is not None and not isinstance(weights, dict):
         raise EndpointError(400, "targetWeights must be an object {test, production}")
@@ -651,6 +663,14 @@ def update_service_deployment(request: dict[str, Any]) -> dict[str, Any]:
             document["targetServiceRevision"][name] = value
             for source in document["sourceServiceRevisions"]:
                 source[name] = 100.0 - value
+        arns = []
+        if "target" in unresolved:
+            arns.append(document["targetServiceRevision"]["arn"])
+        if "sources" in unresolved:
+            arns.extend(source["arn"] for source in document["sourceServiceRevisions"])
+        for state in _all_states():
+            for revision_arn in arns:
+                state["revisions"].get(revision_arn, {}).pop("resolvedConfiguration", None)
         document["updatedAt"] = now
         return copy.deepcopy(document)
 
@@ -1169,7 +1189,15 @@ def hook_answer(request: Any) -> dict[str, Any]:
                 execution["hookDetails"] = merged
             if driver["options"]["executionIdOnReinvoke"] == "new":
                 execution["executionId"] = str(uuid.uuid4())
-            document["updatedAt"] = now
+            arns = []
+        if "target" in unresolved:
+            arns.append(document["targetServiceRevision"]["arn"])
+        if "sources" in unresolved:
+            arns.extend(source["arn"] for source in document["sourceServiceRevisions"])
+        for state in _all_states():
+            for revision_arn in arns:
+                state["revisions"].get(revision_arn, {}).pop("resolvedConfiguration", None)
+        document["updatedAt"] = now
         return copy.deepcopy(document)
 
 

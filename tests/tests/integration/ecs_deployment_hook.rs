@@ -450,3 +450,66 @@ async fn the_sample_event_gets_an_answer() {
     );
     assert_eq!(run["hookDetails"]["healthPath"], "/ready");
 }
+
+/// The deployment's revisions come from `DescribeServiceDeployments`, never
+/// from the event's weight keys (the guide's `POST_SCALE_UP` payload carries
+/// `{}`): with the target revision not resolved yet, the source revision ECS
+/// names tells which target group is green. With neither resolved, the
+/// evidence says that ECS has not resolved it yet, and `POST_SCALE_UP`,
+/// whose plan waits, answers `IN_PROGRESS` rather than guess.
+#[tokio::test]
+async fn the_revisions_come_from_the_service_deployment_and_unresolved_is_said() {
+    let local = LocalAws::connect().await;
+    let bg = NativeBlueGreen::new(&local, "ecs-hook-unresolved").await;
+    let green = bg.replacement_target_group().await;
+    let green_name = green
+        .split('/')
+        .nth(1)
+        .expect("a target group ARN names the group")
+        .to_owned();
+    let mut process = bg.function(&[]).await;
+    local
+        .update_service_deployment(&bg.deployment_arn(), json!({"unresolved": ["target"]}))
+        .await;
+    let details = json!({"callBackDelaySeconds": 1});
+    let event = bg
+        .event("POST_SCALE_UP", "unresolved-1", details.clone(), false)
+        .await;
+    assert_eq!(
+        event["executionDetails"]["testTrafficWeights"],
+        json!({}),
+        "the guide's POST_SCALE_UP payload: {event}"
+    );
+    assert_eq!(
+        event["executionDetails"]["productionTrafficWeights"],
+        json!({})
+    );
+    let run = bg
+        .invoke(&mut process, event, Duration::from_secs(30))
+        .await;
+    assert_eq!(run.status(), "SUCCEEDED", "{}", run.reason());
+    let evidence = run.answer()["hookDetails"]["verdict"]["checks"][0]["evidence"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        evidence.starts_with(&format!("{green_name}: 2/2 targets healthy")),
+        "{evidence}"
+    );
+
+    local
+        .update_service_deployment(&bg.deployment_arn(), json!({"unresolved": ["sources"]}))
+        .await;
+    let event = bg
+        .event("POST_SCALE_UP", "unresolved-2", details, false)
+        .await;
+    let run = bg
+        .invoke(&mut process, event, Duration::from_secs(30))
+        .await;
+    assert_eq!(run.status(), "IN_PROGRESS", "{}", run.reason());
+    assert!(
+        run.reason().contains("ECS has not resolved it yet"),
+        "{}",
+        run.reason()
+    );
+}
