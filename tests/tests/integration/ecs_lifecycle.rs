@@ -439,11 +439,31 @@ async fn every_sample_event_gets_a_valid_hook_status() {
     for name in &names {
         let event = sample_event(&format!("ecs-deployment-hook/{name}"));
         match process.invoke(event).await {
-            Outcome::Response(answer) => assert!(
-                ["SUCCEEDED", "FAILED", "IN_PROGRESS"]
-                    .contains(&answer["hookStatus"].as_str().unwrap_or_default()),
-                "{name}: invalid hookStatus in {answer}"
-            ),
+            Outcome::Response(answer) => {
+                assert!(
+                    ["SUCCEEDED", "FAILED", "IN_PROGRESS"]
+                        .contains(&answer["hookStatus"].as_str().unwrap_or_default()),
+                    "{name}: invalid hookStatus in {answer}"
+                );
+                // Every payload as AWS documents it is read (its weights
+                // are numbers, integers or not), whatever its checks find.
+                let verdict = &answer["hookDetails"]["verdict"];
+                let reason = verdict["reason"].as_str().unwrap_or_default();
+                assert!(!reason.starts_with("malformed"), "{name}: {reason}");
+                // The rollback pair: recognised from the reversed weights,
+                // without a look at AWS, and never failed.
+                if name.starts_with("rollback-") {
+                    assert_eq!(answer["hookStatus"], "SUCCEEDED", "{name}: {answer}");
+                    assert_eq!(verdict["rollback"], true, "{name}: {answer}");
+                }
+                if name == "canary-production-traffic-shift-step.json" {
+                    assert_eq!(
+                        verdict["traffic"]["production"],
+                        json!({"target": 2.5, "others": 97.5}),
+                        "{name}: {answer}"
+                    );
+                }
+            }
             Outcome::Error {
                 error_type,
                 error_message,
