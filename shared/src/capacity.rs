@@ -1004,8 +1004,9 @@ pub struct Summary {
 
 /// An invocation in which a service failed or a cluster could not be read.
 ///
-/// `Retryable` when every failure is (a later retry of the same, idempotent
-/// payload can finish the job), else `Unexpected`.
+/// Its kind follows the one rule for batches ([`ErrorKind::of_batch`]):
+/// `Retryable` when any failure is (a retry of the same, idempotent payload
+/// finishes the job), else the first failure's kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ScheduleFailed {
@@ -1063,11 +1064,13 @@ impl Summary {
         if failed.is_empty() && self.errors.is_empty() {
             return None;
         }
-        let all_retryable = failed
-            .iter()
-            .filter_map(|s| s.kind)
-            .chain(self.error_kinds.iter().copied())
-            .all(ErrorKind::is_retryable);
+        let kind = ErrorKind::of_batch(
+            failed
+                .iter()
+                .map(|s| s.kind.unwrap_or(ErrorKind::Unexpected))
+                .chain(self.error_kinds.iter().copied()),
+        )
+        .unwrap_or(ErrorKind::Unexpected);
         let counts = self
             .counts
             .iter()
@@ -1095,14 +1098,7 @@ impl Summary {
         if more > 0 {
             message.push_str(&format!("; and {more} more"));
         }
-        Some(ScheduleFailed {
-            kind: if all_retryable {
-                ErrorKind::Retryable
-            } else {
-                ErrorKind::Unexpected
-            },
-            message,
-        })
+        Some(ScheduleFailed { kind, message })
     }
 }
 
@@ -2538,11 +2534,16 @@ mod tests {
         );
         assert_eq!(summary.to_json()["services"][2]["errorType"], "Retryable");
 
+        // One retryable failure makes the invocation retryable (the one rule
+        // for batches), whatever else failed.
         summary
             .services
             .push(report("d/four", Outcome::Failed, Some(ErrorKind::NotFound)));
         summary.finish();
-        assert_eq!(summary.failure().unwrap().kind(), ErrorKind::Unexpected);
+        assert_eq!(summary.failure().unwrap().kind(), ErrorKind::Retryable);
+        summary.services.retain(|s| s.service != "c/three");
+        summary.finish();
+        assert_eq!(summary.failure().unwrap().kind(), ErrorKind::NotFound);
 
         let mut selection_only = Summary::new("restore", true);
         selection_only.errors = vec!["failed to list services in cluster x: boom".into()];

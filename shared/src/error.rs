@@ -38,6 +38,28 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// The kind of an invocation that acted on many resources (services,
+    /// clusters) and failed for some: `Retryable` when any failure is,
+    /// because a retry of the same event finishes that part while the parts
+    /// already done are idempotent (redeploy-on-push skips a revision
+    /// already rolled out, scheduled-scaling finds a capacity already set);
+    /// otherwise the first failure's kind. `None` when nothing failed.
+    ///
+    /// The one rule for every batch: redeploy-on-push's summary and
+    /// scheduled-scaling's both use it.
+    pub fn of_batch(kinds: impl IntoIterator<Item = ErrorKind>) -> Option<ErrorKind> {
+        let mut first = None;
+        for kind in kinds {
+            if kind.is_retryable() {
+                return Some(ErrorKind::Retryable);
+            }
+            first.get_or_insert(kind);
+        }
+        first
+    }
+}
+
 /// Implemented by every error type of this crate and of the functions.
 pub trait Classify {
     /// Which kind of error this is.
@@ -94,6 +116,26 @@ impl From<HandlerError> for Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_is_retryable_when_any_failure_is() {
+        use ErrorKind::*;
+        let cases: [(&[ErrorKind], Option<ErrorKind>); 6] = [
+            (&[], None),
+            (&[Retryable], Some(Retryable)),
+            (&[NotFound, Retryable], Some(Retryable)),
+            (&[Unexpected, Retryable, NotFound], Some(Retryable)),
+            (&[NotFound, Unexpected], Some(NotFound)),
+            (&[InvalidInput], Some(InvalidInput)),
+        ];
+        for (kinds, expected) in cases {
+            assert_eq!(
+                ErrorKind::of_batch(kinds.iter().copied()),
+                expected,
+                "{kinds:?}"
+            );
+        }
+    }
 
     struct Throttled;
     impl Classify for Throttled {

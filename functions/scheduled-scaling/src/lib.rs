@@ -117,8 +117,9 @@ impl Function {
     ///
     /// Returns the summary; a malformed payload is `InvalidInput` naming the
     /// field, with no AWS call; when a service failed (or a cluster could not
-    /// be read) the error names the failures and is `Retryable` only if every
-    /// failure is. The summary is logged either way.
+    /// be read) the error names the failures and is `Retryable` when any
+    /// failure is ([`ErrorKind::of_batch`](autopilot_shared::error::ErrorKind::of_batch)).
+    /// The summary is logged either way.
     ///
     /// IAM: [`IAM_ACTIONS`].
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {

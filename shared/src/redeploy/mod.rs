@@ -180,6 +180,8 @@ pub async fn redeploy(
         errors: Vec::new(),
         error_kind: None,
     };
+    // The kinds of the errors that left services out, beside the services'.
+    let mut selection_kinds = Vec::new();
 
     // Gather: the services that opted in, and their task definitions, each described once.
     let discovered = find_services(&clients.ecs, &settings.scope, &limits, |s| {
@@ -188,7 +190,7 @@ pub async fn redeploy(
     .await?;
     for error in &discovered.errors {
         summary.errors.push(error.to_string());
-        summary.error_kind = worse(summary.error_kind, error.kind());
+        selection_kinds.push(error.kind());
     }
     let definitions = describe_task_definitions(clients, &discovered.services, &limits).await;
 
@@ -202,7 +204,7 @@ pub async fn redeploy(
             Some(Err(error)) => {
                 // Without its task definition we cannot tell whether it runs the repository.
                 summary.errors.push(format!("{cluster}/{name}: {error}"));
-                summary.error_kind = worse(summary.error_kind, error.kind());
+                selection_kinds.push(error.kind());
                 continue;
             }
             None => continue,
@@ -406,22 +408,12 @@ pub async fn redeploy(
     summary
         .services
         .sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
-    for entry in &summary.services {
-        if let Some(kind) = entry.error_kind {
-            summary.error_kind = worse(summary.error_kind, kind);
-        }
-    }
+    summary.error_kind = ErrorKind::of_batch(
+        selection_kinds
+            .into_iter()
+            .chain(summary.services.iter().filter_map(|e| e.error_kind)),
+    );
     Ok(summary)
-}
-
-/// Retryable wins: if any failure can be helped by a retry, the event should be retried.
-fn worse(current: Option<ErrorKind>, new: ErrorKind) -> Option<ErrorKind> {
-    match current {
-        Some(ErrorKind::Retryable) => Some(ErrorKind::Retryable),
-        _ if new == ErrorKind::Retryable => Some(ErrorKind::Retryable),
-        Some(kind) => Some(kind),
-        None => Some(new),
-    }
 }
 
 fn report(candidate: &Candidate, outcome: Outcome, reason: String) -> ServiceReport {

@@ -488,7 +488,8 @@ async fn a_missing_service_does_not_stop_the_others() {
         }))
         .await
         .error();
-    assert_eq!(error_type, "Unexpected", "{message}");
+    // Not retryable (neither will appear), and said as what it is.
+    assert_eq!(error_type, "NotFound", "{message}");
     assert!(
         message.starts_with("set-capacity failed for 2 of 4 services (changed 2, failed 2,"),
         "{message}"
