@@ -402,7 +402,7 @@ impl AwsError {
             resource: resource.into(),
             kind: classify(error),
             code: error.code().map(str::to_owned),
-            detail: DisplayErrorContext(error).to_string(),
+            detail: detail(error),
         }
     }
 
@@ -471,6 +471,26 @@ const NOT_FOUND_CODES: &[&str] = &[
     "DeploymentTargetDoesNotExistException",
 ];
 
+/// What an SDK error says, in one line: for an error AWS answered, its code
+/// and message (`ClusterNotFoundException: Cluster not found.`), never the
+/// SDK's debug dump of the response (headers, body, extensions); for one it
+/// could not get an answer to (a timeout, a connection failure), the chain
+/// of causes.
+fn detail<E>(error: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let SdkError::ServiceError(_) = error {
+        match (error.code(), error.message()) {
+            (Some(code), Some(message)) => return format!("{code}: {message}"),
+            (Some(code), None) => return code.to_owned(),
+            (None, Some(message)) => return message.to_owned(),
+            (None, None) => {}
+        }
+    }
+    DisplayErrorContext(error).to_string()
+}
+
 /// Classifies an SDK error by how a caller should react.
 ///
 /// Timeouts, connection failures, unparseable responses (often an HTML 5xx
@@ -512,6 +532,20 @@ mod tests {
             ErrorMetadata::builder().code(code).message("boom").build(),
         );
         SdkError::service_error(error, raw)
+    }
+
+    #[test]
+    fn an_aws_answer_is_its_code_and_message_not_a_dump() {
+        let error = AwsError::new(
+            "describe services in",
+            "cluster prod",
+            &service_error(400, "ClusterNotFoundException"),
+        );
+        assert_eq!(
+            error.to_string(),
+            "failed to describe services in cluster prod: ClusterNotFoundException: boom"
+        );
+        assert_eq!(error.code(), Some("ClusterNotFoundException"));
     }
 
     #[test]

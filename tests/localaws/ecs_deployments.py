@@ -1189,15 +1189,7 @@ def hook_answer(request: Any) -> dict[str, Any]:
                 execution["hookDetails"] = merged
             if driver["options"]["executionIdOnReinvoke"] == "new":
                 execution["executionId"] = str(uuid.uuid4())
-            arns = []
-        if "target" in unresolved:
-            arns.append(document["targetServiceRevision"]["arn"])
-        if "sources" in unresolved:
-            arns.extend(source["arn"] for source in document["sourceServiceRevisions"])
-        for state in _all_states():
-            for revision_arn in arns:
-                state["revisions"].get(revision_arn, {}).pop("resolvedConfiguration", None)
-        document["updatedAt"] = now
+            document["updatedAt"] = now
         return copy.deepcopy(document)
 
 

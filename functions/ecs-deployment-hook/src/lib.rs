@@ -45,9 +45,10 @@
 //! `AWS_RETRY_MODE`, `AWS_MAX_ATTEMPTS`, `AWS_OPERATION_TIMEOUT_SECS`,
 //! `AWS_ATTEMPT_TIMEOUT_SECS`, `AWS_CONNECT_TIMEOUT_SECS`.
 //!
-//! `DRY_RUN=true` looks at the checks once and logs the answer they would
-//! give, but answers `SUCCEEDED`: a dry run never holds up or rolls back a
-//! deployment.
+//! `DRY_RUN=true` looks at the checks once and logs the answer the hook
+//! would give, but answers `SUCCEEDED`, whatever gave that answer (the
+//! checks, a malformed event, a panic, the deadline): a dry run never holds
+//! up or rolls back a deployment.
 //!
 //! Debug builds only: `AUTOPILOT_FAULT_PANIC_CHECK=<check name>` makes that
 //! check panic, and `AUTOPILOT_FAULT_PANIC_STAGE=<stage>` makes the hook
@@ -209,6 +210,11 @@ impl Function {
         let answer = engine::guarded(&deadlines, Box::pin(self.answer(payload, deadlines.run)))
             .await
             .unwrap_or_else(|interrupted| Answer::failed(interrupted.to_string(), echo));
+        // One rule, whatever gave the answer (the checks, a malformed event,
+        // a panic, time running out): a dry run never holds up or rolls back
+        // a deployment.
+        let dry_run = self.config.as_ref().is_ok_and(|c| c.common.dry_run);
+        let answer = answer.in_dry_run(dry_run);
         answer.log();
         let namespace = self
             .config
@@ -347,16 +353,7 @@ impl Function {
         };
         let decision = progress::decide(progress, epoch_ms(), report.passed, &summary, &timing);
         answer.results = report.results;
-        let mut answer = answer.decided(decision);
-        if answer.dry_run && answer.status != Status::Succeeded {
-            answer.reason = format!(
-                "dry run, answering SUCCEEDED; the checks give {}: {}",
-                answer.status.as_str(),
-                answer.reason
-            );
-            answer.status = Status::Succeeded;
-        }
-        answer
+        answer.decided(decision)
     }
 }
 
@@ -613,6 +610,23 @@ impl Answer {
             dry_run: false,
             rollback: false,
         }
+    }
+
+    /// Under `DRY_RUN`, `SUCCEEDED`, saying what the answer would have been.
+    fn in_dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        if dry_run && self.status != Status::Succeeded {
+            self.reason = one_line(
+                &format!(
+                    "dry run, answering SUCCEEDED; the hook would answer {}: {}",
+                    self.status.as_str(),
+                    self.reason
+                ),
+                1000,
+            );
+            self.status = Status::Succeeded;
+        }
+        self
     }
 
     fn decided(mut self, decision: Decision) -> Self {

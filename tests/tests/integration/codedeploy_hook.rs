@@ -638,7 +638,7 @@ async fn a_bad_configuration_is_reported_failed_naming_the_field() {
 }
 
 #[tokio::test]
-async fn an_unknown_deployment_is_a_retryable_error() {
+async fn an_unknown_deployment_is_refused_as_invalid_input() {
     let local = LocalAws::connect().await;
     let deployment_id = format!("d-{}", unique("x").to_uppercase().replace('-', ""));
     let mut process = start_function(
@@ -649,7 +649,7 @@ async fn an_unknown_deployment_is_a_retryable_error() {
     )
     .await;
     // No deployment, so no execution id was ever issued: CodeDeploy refuses
-    // the deployment before it looks at the id.
+    // the deployment before it looks at the id, and no retry can change it.
     let outcome = process
         .invoke(json!({
             "DeploymentId": deployment_id,
@@ -657,7 +657,7 @@ async fn an_unknown_deployment_is_a_retryable_error() {
         }))
         .await;
     let (error_type, message) = outcome.error();
-    assert_eq!(error_type, "Retryable", "{message}");
+    assert_eq!(error_type, "InvalidInput", "{message}");
     assert!(
         message.starts_with(&format!(
             "failed to report Failed for deployment {deployment_id}"

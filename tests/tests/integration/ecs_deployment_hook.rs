@@ -417,12 +417,36 @@ async fn a_dry_run_reports_what_it_would_answer_and_succeeds() {
     assert_eq!(run.answer()["hookDetails"]["verdict"]["dryRun"], true);
     assert!(
         run.reason()
-            .starts_with("dry run, answering SUCCEEDED; the checks give FAILED: "),
+            .starts_with("dry run, answering SUCCEEDED; the hook would answer FAILED: "),
         "{}",
         run.reason()
     );
     let logs = process.finish_logs().await;
-    assert!(logs.contains("the checks give FAILED"), "{logs}");
+    assert!(logs.contains("the hook would answer FAILED"), "{logs}");
+
+    // One rule whatever gives the answer: a panic, or time running out,
+    // never blocks a dry run either.
+    let mut panicking = bg
+        .function(&[
+            ("DRY_RUN", "true"),
+            ("AUTOPILOT_FAULT_PANIC_STAGE", "POST_TEST_TRAFFIC_SHIFT"),
+        ])
+        .await;
+    let event = bg
+        .event("POST_TEST_TRAFFIC_SHIFT", "d-2", Value::Null, false)
+        .await;
+    let run = bg
+        .invoke(&mut panicking, event, Duration::from_secs(30))
+        .await;
+    assert_eq!(run.status(), "SUCCEEDED", "{}", run.reason());
+    assert_eq!(run.answer()["hookDetails"]["verdict"]["dryRun"], true);
+    assert!(
+        run.reason().starts_with(
+            "dry run, answering SUCCEEDED; the hook would answer FAILED: the hook panicked"
+        ),
+        "{}",
+        run.reason()
+    );
 }
 
 #[tokio::test]
