@@ -139,16 +139,27 @@ impl RuntimeApi {
         deadline: Duration,
         wait: Duration,
     ) -> Result<Outcome, InvokeError> {
+        let deadline_ms = (SystemTime::now() + deadline)
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        self.invoke_at(payload, deadline_ms, wait).await
+    }
+
+    /// As [`RuntimeApi::invoke`], the function seeing the deadline
+    /// `deadline_ms` (milliseconds since the epoch) whatever the time.
+    pub async fn invoke_at(
+        &self,
+        payload: Value,
+        deadline_ms: u64,
+        wait: Duration,
+    ) -> Result<Outcome, InvokeError> {
         if let Some(outcome) = lock(&self.shared.init_error).clone() {
             return Ok(outcome);
         }
         let request_id = uuid::Uuid::new_v4().to_string();
         let (tx, rx) = oneshot::channel();
         lock(&self.shared.waiting).insert(request_id.clone(), tx);
-        let deadline_ms = (SystemTime::now() + deadline)
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or_default();
         let sender = lock(&self.sender).clone().ok_or(InvokeError::Closed)?;
         sender
             .send(Pending {
@@ -350,6 +361,19 @@ impl LambdaProcess {
         let wait = deadline + Duration::from_secs(5);
         let result = tokio::select! {
             result = self.api.invoke(payload, deadline, wait) => result,
+            status = self.child.wait() => {
+                panic!("{} exited ({status:?}) during an invocation; logs:\n{}", self.name, self.logs())
+            }
+        };
+        result.unwrap_or_else(|e| panic!("{}: {e}; logs:\n{}", self.name, self.logs()))
+    }
+
+    /// Invokes as `cargo lambda watch` does: with the fixed
+    /// `Lambda-Runtime-Deadline-Ms` of 600000 (ten minutes after 1970), a
+    /// deadline long past; waits up to `wait`.
+    pub async fn invoke_with_past_deadline(&mut self, payload: Value, wait: Duration) -> Outcome {
+        let result = tokio::select! {
+            result = self.api.invoke_at(payload, 600_000, wait) => result,
             status = self.child.wait() => {
                 panic!("{} exited ({status:?}) during an invocation; logs:\n{}", self.name, self.logs())
             }

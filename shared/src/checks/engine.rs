@@ -198,9 +198,30 @@ pub struct Deadlines {
     pub run: Instant,
 }
 
+/// The budget of an invocation whose deadline had already passed when it
+/// arrived: not a real deadline (a local runtime such as `cargo lambda
+/// watch` sends a fixed `Lambda-Runtime-Deadline-Ms` of 600000, ten minutes
+/// after 1970), so the hook works to this instead of answering at once that
+/// time ran out.
+pub const PAST_DEADLINE_BUDGET: Duration = Duration::from_secs(30);
+
 impl Deadlines {
-    /// The deadlines of an invocation ending at `deadline` (wall clock).
+    /// The deadlines of an invocation ending at `deadline` (wall clock). A
+    /// deadline already past on arrival gets [`PAST_DEADLINE_BUDGET`], and a
+    /// warning says so.
     pub fn of(deadline: std::time::SystemTime) -> Deadlines {
+        let now = std::time::SystemTime::now();
+        let deadline = if deadline <= now {
+            let past = now.duration_since(deadline).map_or(0, |d| d.as_secs());
+            tracing::warn!(
+                past_by_secs = past,
+                budget_secs = PAST_DEADLINE_BUDGET.as_secs(),
+                "the invocation's deadline had passed when it arrived (a local runtime such as cargo lambda watch sends a fixed one): working to the budget instead"
+            );
+            now + PAST_DEADLINE_BUDGET
+        } else {
+            deadline
+        };
         let invocation = instant_at(deadline);
         Deadlines {
             invocation,
@@ -416,6 +437,23 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn a_deadline_past_on_arrival_gets_the_budget() {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        // cargo lambda watch: 600000 ms after the epoch.
+        let fixed = UNIX_EPOCH + Duration::from_millis(600_000);
+        let deadlines = Deadlines::of(fixed);
+        let left = deadlines.invocation - Instant::now();
+        assert!(
+            left > PAST_DEADLINE_BUDGET - Duration::from_secs(1),
+            "{left:?}"
+        );
+        assert!(deadlines.run < deadlines.invocation);
+        // A real deadline is kept.
+        let real = Deadlines::of(SystemTime::now() + Duration::from_secs(5));
+        assert!(real.invocation - Instant::now() <= Duration::from_secs(5));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_guarded_evaluation_answers_whatever_happens_inside() {

@@ -537,3 +537,35 @@ async fn the_revisions_come_from_the_service_deployment_and_unresolved_is_said()
         run.reason()
     );
 }
+
+/// A local runtime such as `cargo lambda watch` sends a fixed deadline of
+/// 600000 ms after 1970: not a real budget. The hook says so in its log and
+/// looks at its checks within its own budget instead of answering at once
+/// that time ran out.
+#[tokio::test]
+async fn a_deadline_already_past_on_arrival_is_not_taken_for_the_budget() {
+    let local = LocalAws::connect().await;
+    let bg = NativeBlueGreen::new(&local, "ecs-hook-watch").await;
+    let mut process = bg.function(&[]).await;
+    let event = bg
+        .event("POST_SCALE_UP", "watch-1", Value::Null, false)
+        .await;
+    let answer = process
+        .invoke_with_past_deadline(event, Duration::from_secs(40))
+        .await
+        .response();
+    assert_eq!(answer["hookStatus"], "SUCCEEDED", "{answer}");
+    let evidence = &answer["hookDetails"]["verdict"]["checks"][0]["evidence"];
+    assert!(
+        evidence
+            .as_str()
+            .unwrap_or_default()
+            .contains("2/2 targets healthy"),
+        "{answer}"
+    );
+    let logs = process.finish_logs().await;
+    assert!(
+        logs.contains("the invocation's deadline had passed when it arrived"),
+        "{logs}"
+    );
+}
