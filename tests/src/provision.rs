@@ -741,74 +741,15 @@ pub async fn provision(
                 .send()
                 .await
                 .unwrap_or_else(|e| panic!("create application {application}: {e:?}"));
-            use aws_sdk_codedeploy::types as cd;
-            codedeploy
-                .create_deployment_group()
-                .application_name(&application)
-                .deployment_group_name(&group)
-                .service_role_arn(format!(
-                    "arn:aws:iam::{ACCOUNT_ID}:role/{}-codedeploy",
-                    names.prefix
-                ))
-                .deployment_config_name("CodeDeployDefault.ECSAllAtOnce")
-                .ecs_services(
-                    cd::EcsService::builder()
-                        .cluster_name(&names.cluster)
-                        .service_name(&names.service)
-                        .build(),
-                )
-                .deployment_style(
-                    cd::DeploymentStyle::builder()
-                        .deployment_type(cd::DeploymentType::BlueGreen)
-                        .deployment_option(cd::DeploymentOption::WithTrafficControl)
-                        .build(),
-                )
-                .blue_green_deployment_configuration(
-                    cd::BlueGreenDeploymentConfiguration::builder()
-                        .deployment_ready_option(
-                            cd::DeploymentReadyOption::builder()
-                                .action_on_timeout(cd::DeploymentReadyAction::ContinueDeployment)
-                                .build(),
-                        )
-                        .terminate_blue_instances_on_deployment_success(
-                            cd::BlueInstanceTerminationOption::builder()
-                                .action(cd::InstanceAction::Terminate)
-                                .termination_wait_time_in_minutes(5)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .load_balancer_info(
-                    cd::LoadBalancerInfo::builder()
-                        .target_group_pair_info_list(
-                            cd::TargetGroupPairInfo::builder()
-                                .target_groups(
-                                    cd::TargetGroupInfo::builder()
-                                        .name(&target_groups[0].0)
-                                        .build(),
-                                )
-                                .target_groups(
-                                    cd::TargetGroupInfo::builder()
-                                        .name(&target_groups[1].0)
-                                        .build(),
-                                )
-                                .prod_traffic_route(
-                                    cd::TrafficRoute::builder()
-                                        .listener_arns(&listeners[0])
-                                        .build(),
-                                )
-                                .test_traffic_route(
-                                    cd::TrafficRoute::builder()
-                                        .listener_arns(&listeners[1])
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("create deployment group {group}: {e:?}"));
+            create_deployment_group(
+                &codedeploy,
+                &names,
+                &application,
+                &group,
+                [&target_groups[0].0, &target_groups[1].0],
+                [&listeners[0], &listeners[1]],
+            )
+            .await;
             Some((application, group))
         }
     };
@@ -839,4 +780,99 @@ fn truncate(name: &str, max: usize) -> String {
         .collect::<String>()
         .trim_end_matches('-')
         .to_owned()
+}
+
+/// Creates the ECS blue/green deployment group `group` of `application` for
+/// the service of `names`: all at once, traffic control, blue terminated 5
+/// minutes after success, the target group pair `pair` in that order (the
+/// first listed is not necessarily blue: CodeDeploy tells from the service)
+/// and the production and test `listeners`.
+pub async fn create_deployment_group(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    names: &Names,
+    application: &str,
+    group: &str,
+    pair: [&str; 2],
+    listeners: [&str; 2],
+) {
+    use aws_sdk_codedeploy::types as cd;
+    let target_group = |name: &str| cd::TargetGroupInfo::builder().name(name).build();
+    codedeploy
+        .create_deployment_group()
+        .application_name(application)
+        .deployment_group_name(group)
+        .service_role_arn(format!(
+            "arn:aws:iam::{ACCOUNT_ID}:role/{}-codedeploy",
+            names.prefix
+        ))
+        .deployment_config_name("CodeDeployDefault.ECSAllAtOnce")
+        .ecs_services(
+            cd::EcsService::builder()
+                .cluster_name(&names.cluster)
+                .service_name(&names.service)
+                .build(),
+        )
+        .deployment_style(
+            cd::DeploymentStyle::builder()
+                .deployment_type(cd::DeploymentType::BlueGreen)
+                .deployment_option(cd::DeploymentOption::WithTrafficControl)
+                .build(),
+        )
+        .blue_green_deployment_configuration(
+            cd::BlueGreenDeploymentConfiguration::builder()
+                .deployment_ready_option(
+                    cd::DeploymentReadyOption::builder()
+                        .action_on_timeout(cd::DeploymentReadyAction::ContinueDeployment)
+                        .build(),
+                )
+                .terminate_blue_instances_on_deployment_success(
+                    cd::BlueInstanceTerminationOption::builder()
+                        .action(cd::InstanceAction::Terminate)
+                        .termination_wait_time_in_minutes(5)
+                        .build(),
+                )
+                .build(),
+        )
+        .load_balancer_info(
+            cd::LoadBalancerInfo::builder()
+                .target_group_pair_info_list(
+                    cd::TargetGroupPairInfo::builder()
+                        .target_groups(target_group(pair[0]))
+                        .target_groups(target_group(pair[1]))
+                        .prod_traffic_route(
+                            cd::TrafficRoute::builder()
+                                .listener_arns(listeners[0])
+                                .build(),
+                        )
+                        .test_traffic_route(
+                            cd::TrafficRoute::builder()
+                                .listener_arns(listeners[1])
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create deployment group {group}: {e:?}"));
+}
+
+/// Creates the alarm `name` on the load balancer's 5XX count (Sum over a
+/// minute above 5), in `INSUFFICIENT_DATA` until a test sets its state.
+pub async fn put_5xx_alarm(sdk: &SdkConfig, name: &str) {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
+    aws_sdk_cloudwatch::Client::new(sdk)
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(5.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put metric alarm {name}: {e:?}"));
 }

@@ -150,63 +150,27 @@ impl BlueGreen {
     /// Which of the pair is the replacement is for CodeDeploy to tell from
     /// the service, not from the order.
     pub async fn deploy_with_swapped_pair(&self) -> String {
-        use aws_sdk_codedeploy::types as cd;
         let (application, _) = self
             .env
             .codedeploy
             .clone()
             .expect("a CodeDeploy environment");
         let group = format!("{}-swapped-dg", self.env.names.prefix);
-        let target_group = |arn: &str| {
-            cd::TargetGroupInfo::builder()
-                .name(target_group_name(arn))
-                .build()
-        };
-        aws_sdk_codedeploy::Client::new(&self.sdk)
-            .create_deployment_group()
-            .application_name(&application)
-            .deployment_group_name(&group)
-            .service_role_arn(format!(
-                "arn:aws:iam::{}:role/{}-codedeploy",
-                crate::localaws::ACCOUNT_ID,
-                self.env.names.prefix
-            ))
-            .deployment_config_name("CodeDeployDefault.ECSAllAtOnce")
-            .ecs_services(
-                cd::EcsService::builder()
-                    .cluster_name(&self.env.names.cluster)
-                    .service_name(&self.env.names.service)
-                    .build(),
-            )
-            .deployment_style(
-                cd::DeploymentStyle::builder()
-                    .deployment_type(cd::DeploymentType::BlueGreen)
-                    .deployment_option(cd::DeploymentOption::WithTrafficControl)
-                    .build(),
-            )
-            .load_balancer_info(
-                cd::LoadBalancerInfo::builder()
-                    .target_group_pair_info_list(
-                        cd::TargetGroupPairInfo::builder()
-                            .target_groups(target_group(&self.env.green_target_group_arn))
-                            .target_groups(target_group(&self.env.blue_target_group_arn))
-                            .prod_traffic_route(
-                                cd::TrafficRoute::builder()
-                                    .listener_arns(&self.env.production_listener_arn)
-                                    .build(),
-                            )
-                            .test_traffic_route(
-                                cd::TrafficRoute::builder()
-                                    .listener_arns(&self.env.test_listener_arn)
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("create deployment group {group}: {e:?}"));
+        provision::create_deployment_group(
+            &aws_sdk_codedeploy::Client::new(&self.sdk),
+            &self.env.names,
+            &application,
+            &group,
+            [
+                target_group_name(&self.env.green_target_group_arn),
+                target_group_name(&self.env.blue_target_group_arn),
+            ],
+            [
+                &self.env.production_listener_arn,
+                &self.env.test_listener_arn,
+            ],
+        )
+        .await;
         let deployment_group = autopilot_shared::redeploy::codedeploy::DeploymentGroup {
             application,
             group: group.clone(),

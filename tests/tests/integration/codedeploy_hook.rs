@@ -9,9 +9,7 @@ use autopilot_tests::app::Mode;
 use autopilot_tests::localaws::{ACCOUNT_ID, REGION};
 use autopilot_tests::stories::codedeploy::{BlueGreen, HOOKS, HookRun, target_group_name};
 use autopilot_tests::{LocalAws, sample_event, start_function, unique};
-use aws_sdk_cloudwatch::types::{
-    ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic,
-};
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StateValue};
 use serde_json::{Value, json};
 
 /// The hook the check tests run: `HOOK` is unset, so the function asks
@@ -38,20 +36,7 @@ impl Healthy {
         let local = LocalAws::connect().await;
         let bg = BlueGreen::new(&local, label).await;
         let alarm = format!("{}-5xx", bg.env.names.prefix);
-        let cloudwatch = aws_sdk_cloudwatch::Client::new(&bg.sdk);
-        cloudwatch
-            .put_metric_alarm()
-            .alarm_name(&alarm)
-            .namespace("AWS/ApplicationELB")
-            .metric_name("HTTPCode_Target_5XX_Count")
-            .statistic(Statistic::Sum)
-            .period(60)
-            .evaluation_periods(1)
-            .threshold(5.0)
-            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-            .send()
-            .await
-            .unwrap();
+        autopilot_tests::provision::put_5xx_alarm(&bg.sdk, &alarm).await;
         let listener = aws_sdk_elasticloadbalancingv2::Client::new(&bg.sdk)
             .describe_listeners()
             .listener_arns(&bg.env.production_listener_arn)

@@ -486,7 +486,7 @@ async fn the_demo_story_plays_through_the_local_aws() {
 /// step fails, and ECS rolls back before moving any more traffic.
 #[tokio::test]
 async fn each_production_step_is_judged_and_a_bad_step_rolls_back() {
-    use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+    use aws_sdk_cloudwatch::types::StateValue;
     let local = LocalAws::connect().await;
     // The plan comes from CHECKS (the alarm is named once the environment
     // is provisioned); the service's hook configuration only sets the delay.
@@ -495,20 +495,8 @@ async fn each_production_step_is_judged_and_a_bad_step_rolls_back() {
         Rollout::linear(25.0).hook(LifecycleHook::at(&["PRODUCTION_TRAFFIC_SHIFT"], quick()));
     let bg = NativeBlueGreen::rollout(&local, label, rollout).await;
     let alarm = format!("{}-5xx", bg.env.names.prefix);
+    autopilot_tests::provision::put_5xx_alarm(&bg.sdk, &alarm).await;
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&bg.sdk);
-    cloudwatch
-        .put_metric_alarm()
-        .alarm_name(&alarm)
-        .namespace("AWS/ApplicationELB")
-        .metric_name("HTTPCode_Target_5XX_Count")
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(5.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .send()
-        .await
-        .expect("put the alarm");
     bg.register_green_targets().await;
     let checks = json!([{"kind": "alarms", "names": [alarm]}]).to_string();
     let plan = format!(
