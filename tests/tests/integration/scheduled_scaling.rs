@@ -756,3 +756,54 @@ async fn the_handler_runs_in_process() {
     assert_eq!(outcomes(&summary), pairs(&[(web, "changed")]));
     assert_eq!(s.capacity(&a, "web").await.desired, 2);
 }
+
+/// Lambda's log-level filtering reads a JSON line without a valid `level` as
+/// INFO (Lambda developer guide, "Log-level filtering"): at WARN or ERROR the
+/// metric lines would be dropped. At every application log level the
+/// template allows, the function's EMF lines carry a level the filter keeps.
+#[tokio::test]
+async fn the_metrics_reach_the_log_at_every_log_level() {
+    const LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    let rank = |level: &str| LEVELS.iter().position(|l| l.eq_ignore_ascii_case(level));
+    let s = Scenario::new().await;
+    let a = s.cluster("lvl").await;
+    s.scheduled(&a, "web", 2).await;
+    for configured in ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] {
+        let mut function = s
+            .function(&[
+                ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+                ("AWS_LAMBDA_LOG_LEVEL", configured),
+                ("DRY_RUN", "true"),
+            ])
+            .await;
+        let payload =
+            json!({"action": "set-capacity", "services": [format!("{a}/web")], "min": 4, "max": 6});
+        let summary = function.invoke(payload).await.response();
+        assert_eq!(
+            entry(&summary, &format!("{a}/web"))["outcome"],
+            "planned",
+            "{summary}"
+        );
+        let logs = function.finish_logs().await;
+        // What Lambda would keep of the function's JSON lines.
+        let metrics: Vec<Value> = logs
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|line| line.get("_aws").is_some())
+            .collect();
+        assert!(
+            !metrics.is_empty(),
+            "{configured}: no metric line in\n{logs}"
+        );
+        for line in &metrics {
+            let level = line["level"]
+                .as_str()
+                .filter(|l| rank(l).is_some())
+                .unwrap_or("INFO");
+            assert!(
+                rank(level) >= rank(configured),
+                "{configured}: Lambda would drop {line}"
+            );
+        }
+    }
+}
