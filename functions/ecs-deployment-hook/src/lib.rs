@@ -16,7 +16,7 @@
 //!    and is never checked (the hook never blocks a rollback, nor judges the
 //!    revision traffic leaves): known by the weights first (reversed: none
 //!    to the target revision), by the deployment's `ROLLBACK_*` status or
-//!    `rollback` second ([`rollback`]); otherwise one look at the checks,
+//!    `rollback` second (`rollback_by_weights`, `rollback_by_status`); otherwise one look at the checks,
 //!    concurrently, within the invocation deadline, then the pure
 //!    [`progress::decide`]: `SUCCEEDED`, `FAILED`, or `IN_PROGRESS` with a
 //!    `callBackDelay` while a wait or a bake goes on. Linear and canary
@@ -302,7 +302,7 @@ impl Function {
             max_wait: settings.max_wait,
             callback: settings.callback,
         };
-        match rollback(stage, &traffic, &deployment).await {
+        match rollback_by_status(stage, &deployment).await {
             Rollback::No => {}
             Rollback::Yes(reason) => {
                 answer.status = Status::Succeeded;
@@ -515,17 +515,14 @@ enum Rollback {
 }
 
 /// At `TEST_TRAFFIC_SHIFT` and `PRODUCTION_TRAFFIC_SHIFT`, whether ECS is
-/// rolling the deployment back, as the guide says to recognise it: by the
-/// weights first (that stage's traffic reversed: none to the target
-/// revision, the rest elsewhere), then by `DescribeServiceDeployments`
-/// (a `ROLLBACK_*` status, or a `rollback`).
-async fn rollback(stage: Stage, traffic: &Traffic, deployment: &EcsServiceDeployment) -> Rollback {
+/// rolling the deployment back, as the guide's second sign shows it:
+/// `DescribeServiceDeployments` gives a `ROLLBACK_*` status or a `rollback`.
+/// The first sign, the weights ([`rollback_by_weights`]), is read before,
+/// without an AWS call; this runs only when the weights did not say.
+async fn rollback_by_status(stage: Stage, deployment: &EcsServiceDeployment) -> Rollback {
     let Some(role) = stage.shifts() else {
         return Rollback::No;
     };
-    if let Some(reason) = rollback_by_weights(stage, traffic) {
-        return Rollback::Yes(reason);
-    }
     match deployment.state().await {
         Ok(state) if state.is_rollback() => Rollback::Yes(format!(
             "ECS is rolling the deployment back (status {}{}): the hook does not block a rollback",

@@ -11,7 +11,7 @@ use autopilot_tests::{LocalAws, unique};
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_codedeploy::types::LifecycleEventStatus;
 use aws_sdk_ecs::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_ecs::config::retry::{ClassifyRetry, RetryAction};
@@ -203,19 +203,7 @@ async fn cloudwatch_speaks_the_current_sdk_protocol() {
     let sdk = local.sdk_config(REGION).await;
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
     let name = unique("alarm");
-    cloudwatch
-        .put_metric_alarm()
-        .alarm_name(&name)
-        .namespace("AWS/ApplicationELB")
-        .metric_name("HTTPCode_Target_5XX_Count")
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(5.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .send()
-        .await
-        .unwrap();
+    autopilot_tests::provision::put_5xx_alarm(&sdk, &name).await;
     cloudwatch
         .set_alarm_state()
         .alarm_name(&name)
