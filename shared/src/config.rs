@@ -4,12 +4,20 @@
 //! map and is unit-tested without touching the process environment. Errors
 //! name the variable and say what is wrong, never echoing a value that might
 //! be sensitive beyond what the parser reports.
+//!
+//! How AWS calls retry and time out ([`CallPolicy`]) is configuration too,
+//! and lives here: [`crate::aws`] applies it to the SDK, so `aws` depends on
+//! `config` and never the reverse.
 
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
 use crate::error::{Classify, ErrorKind};
+
+mod calls;
+
+pub use calls::{CallPolicy, Retries, RetryMode, Timeouts};
 
 /// A configuration variable is missing or malformed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -168,15 +176,15 @@ pub struct CommonConfig {
     /// How AWS calls retry and time out: the function's policy, overridden by
     /// `AWS_RETRY_MODE`, `AWS_MAX_ATTEMPTS`, `AWS_OPERATION_TIMEOUT_SECS`,
     /// `AWS_ATTEMPT_TIMEOUT_SECS` and `AWS_CONNECT_TIMEOUT_SECS`.
-    pub calls: crate::aws::CallPolicy,
+    pub calls: CallPolicy,
 }
 
 impl CommonConfig {
     /// Reads `DRY_RUN` and the call policy over the function's `calls`.
-    pub fn from_env(env: &Env, calls: crate::aws::CallPolicy) -> Result<Self, ConfigError> {
+    pub fn from_env(env: &Env, calls: CallPolicy) -> Result<Self, ConfigError> {
         Ok(CommonConfig {
             dry_run: env.flag("DRY_RUN", false)?,
-            calls: crate::aws::CallPolicy::from_env(env, calls)?,
+            calls: CallPolicy::from_env(env, calls)?,
         })
     }
 }
@@ -281,7 +289,7 @@ mod tests {
 
     #[test]
     fn common_config_defaults() {
-        let policy = crate::aws::CallPolicy::default();
+        let policy = CallPolicy::default();
         let config = CommonConfig::from_env(&env(&[]), policy).unwrap();
         assert!(!config.dry_run);
         assert_eq!(config.calls, policy);

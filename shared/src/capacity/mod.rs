@@ -1,0 +1,47 @@
+//! Capacity on a schedule: business-hours ranges, scale to zero at night,
+//! restore in the morning.
+//!
+//! The domain of the `scheduled-scaling` function, in the house's steps:
+//!
+//! - **parse**: [`ScalingRequest::parse`] turns the schedule's payload (the
+//!   `Input` EventBridge Scheduler delivers verbatim) into a typed request,
+//!   or an [`EventError`](crate::events::EventError) naming the bad field;
+//! - **gather**: [`apply_schedule`] selects the services (explicit
+//!   `cluster/service` names or a tag selector, through
+//!   [`crate::discovery`]), and reads their Application Auto Scaling scalable
+//!   targets in batches of 50;
+//! - **decide**: [`capacity_change`] is a pure function of the action and
+//!   what was observed ([`Observed`]), giving the [`Step`]s to take;
+//! - **act**: [`apply_schedule`] takes those steps for each service,
+//!   concurrently within a bound, skipping every write on dry run, and
+//!   reports each service in a [`Summary`].
+//!
+//! The capacity `scale-to-zero` remembers lives on the service itself, in the
+//! tag [`REMEMBERED_CAPACITY_TAG`], in the compact encoding of
+//! [`Remembered`] (ECS tag values allow no braces, quotes or commas).
+//!
+//! One module per step, every public item re-exported here: `payload`
+//! (parse), `remembered` (a scalable target's capacity and the tag's
+//! encoding), `decide` (pure, no AWS), `summary` (what the function returns,
+//! and its error) and `apply` (gather and act: the only module that calls
+//! AWS). Dependencies flow one way: `apply` uses all the others, `summary`
+//! uses `decide`, and `decide` uses `payload` and `remembered`.
+//!
+//! IAM, in all: `ecs:ListClusters`, `ecs:ListServices`,
+//! `ecs:DescribeServices`, `ecs:UpdateService`, `ecs:TagResource`,
+//! `ecs:UntagResource`, `application-autoscaling:DescribeScalableTargets`,
+//! `application-autoscaling:RegisterScalableTarget`.
+
+mod apply;
+mod decide;
+mod payload;
+mod remembered;
+mod summary;
+
+pub use apply::{Clients, RunOptions, apply_schedule};
+pub use decide::{Capacity, Decision, Memory, Observed, Step, capacity_change};
+pub use payload::{Action, ScalingRequest, Selection, Selector, ServiceName};
+pub use remembered::{
+    REMEMBERED_CAPACITY_TAG, Remembered, RememberedError, Suspended, TargetCapacity,
+};
+pub use summary::{Outcome, ScheduleFailed, ServiceReport, Summary};
