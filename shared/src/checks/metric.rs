@@ -31,10 +31,10 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use super::common::plural;
+use super::common::{FieldError, timeout_from, validate_common};
 use super::context::{CheckContext, ContextError, TargetGroupRole, load_balancer_dimension};
 use super::engine::{Check, Outcome};
-use super::plural;
-use super::spec::{FieldError, timeout_from, validate_common};
 use crate::aws::AwsError;
 
 /// The dimension placeholders resolved from the deployment.
