@@ -31,8 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::common::one_line;
-use super::common::{FieldError, present, timeout_from, validate_common};
+use super::common::{FieldError, one_line, present, timeout_from, validate_common};
 use super::context::{CheckContext, TrafficRole};
 use super::engine::{Check, Outcome};
 use super::prober::Fetched;

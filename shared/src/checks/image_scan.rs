@@ -23,8 +23,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::common::plural;
-use super::common::{FieldError, timeout_from, validate_common};
+use super::common::{FieldError, plural, timeout_from, validate_common};
 use super::context::CheckContext;
 use super::engine::{Check, Outcome};
 use crate::aws::AwsError;
