@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 
 use autopilot_shared::config::Env;
 use ecs_deployment_hook::parse_invocation;
-use ecs_deployment_hook::progress::{Progress, Timing, decide};
-use ecs_deployment_hook::settings::EnvSettings;
+use autopilot_shared::hooks::ecs_native::progress::{Progress, Timing, decide};
+use autopilot_shared::hooks::ecs_native::settings::EnvSettings;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

@@ -36,6 +36,17 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A setting named by its path rather than as an environment variable
+    /// (`hookDetails.maxWaitSeconds`, `CHECKS.POST_SCALE_UP[0].kind`: the
+    /// ECS hook's settings, which an event's `hookDetails` may override) is
+    /// malformed.
+    #[error("invalid {name}: {reason}")]
+    Setting {
+        /// The setting's path.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl ConfigError {
@@ -44,6 +55,45 @@ impl ConfigError {
         ConfigError::Invalid {
             name: name.into(),
             reason: reason.to_string(),
+        }
+    }
+}
+
+impl ConfigError {
+    /// A setting named by its path ([`ConfigError::Setting`]) that is wrong.
+    pub fn setting(name: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        ConfigError::Setting {
+            name: name.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The same error, named by its path ([`ConfigError::Setting`]): how the
+    /// ECS hook words an environment variable, since `hookDetails` overrides
+    /// each of them.
+    pub fn into_setting(self) -> Self {
+        match self {
+            ConfigError::Missing { name } => ConfigError::setting(name, "missing"),
+            ConfigError::Invalid { name, reason } | ConfigError::Setting { name, reason } => {
+                ConfigError::Setting { name, reason }
+            }
+        }
+    }
+
+    /// The variable or path the error names.
+    pub fn name(&self) -> &str {
+        match self {
+            ConfigError::Missing { name }
+            | ConfigError::Invalid { name, .. }
+            | ConfigError::Setting { name, .. } => name,
+        }
+    }
+
+    /// What is wrong (`missing` for a missing variable).
+    pub fn reason(&self) -> &str {
+        match self {
+            ConfigError::Missing { .. } => "missing",
+            ConfigError::Invalid { reason, .. } | ConfigError::Setting { reason, .. } => reason,
         }
     }
 }
@@ -168,6 +218,51 @@ impl Env {
     }
 }
 
+/// A number of seconds from `min` to `max`, as a duration: the one ranged
+/// seconds parser of the hooks' settings (`BAKE_SECONDS`, `bakeSeconds`,
+/// `waitSeconds`, `maxWaitSeconds`, ...). `seconds` is `None` when the value
+/// is not a number. The error ([`ConfigError::Invalid`]) names `name` and
+/// says the range: `must be a number of seconds from 1 to 3600`.
+pub fn ranged_seconds(
+    name: &str,
+    seconds: Option<f64>,
+    min: f64,
+    max: f64,
+) -> Result<Duration, ConfigError> {
+    match seconds {
+        Some(s) if s.is_finite() && s >= min && s <= max => Ok(Duration::from_secs_f64(s)),
+        _ => Err(ConfigError::invalid(
+            name,
+            format!("must be a number of seconds from {min} to {max}"),
+        )),
+    }
+}
+
+/// [`ranged_seconds`] of a JSON value (a number, else an error).
+pub fn ranged_seconds_value(
+    name: &str,
+    value: &serde_json::Value,
+    min: f64,
+    max: f64,
+) -> Result<Duration, ConfigError> {
+    ranged_seconds(name, value.as_f64(), min, max)
+}
+
+impl Env {
+    /// A variable in seconds from `min` to `max` ([`ranged_seconds`]);
+    /// `None` when unset.
+    pub fn ranged_seconds(
+        &self,
+        name: &str,
+        min: f64,
+        max: f64,
+    ) -> Result<Option<Duration>, ConfigError> {
+        self.optional(name)
+            .map(|value| ranged_seconds(name, value.parse::<f64>().ok(), min, max))
+            .transpose()
+    }
+}
+
 /// Settings every function shares.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommonConfig {
@@ -285,6 +380,47 @@ mod tests {
         );
         assert!(message.contains("line 1 column"), "{message}");
         assert!(env(&[]).json::<Checks>("CHECKS").unwrap().is_none());
+    }
+
+    #[test]
+    fn ranged_seconds_name_the_setting_and_the_range() {
+        let e = env(&[
+            ("BAKE", "1.5"),
+            ("LONG", "901"),
+            ("WORD", "soon"),
+            ("NEG", "-1"),
+        ]);
+        assert_eq!(
+            e.ranged_seconds("BAKE", 0.0, 900.0),
+            Ok(Some(Duration::from_millis(1500)))
+        );
+        assert_eq!(e.ranged_seconds("UNSET", 0.0, 900.0), Ok(None));
+        for name in ["LONG", "WORD", "NEG"] {
+            let err = e.ranged_seconds(name, 0.0, 900.0).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "invalid environment variable {name}: must be a number of seconds from 0 to 900"
+                )
+            );
+        }
+        let value = serde_json::json!(0);
+        assert!(ranged_seconds_value("x.waitSeconds", &value, 0.0, 10.0).is_ok());
+        let err = ranged_seconds_value("x.maxWaitSeconds", &value, 1.0, 10.0).unwrap_err();
+        assert_eq!(err.name(), "x.maxWaitSeconds");
+        assert_eq!(err.reason(), "must be a number of seconds from 1 to 10");
+        for bad in [f64::NAN, f64::INFINITY] {
+            assert!(ranged_seconds("x", Some(bad), 0.0, 10.0).is_err());
+        }
+    }
+
+    #[test]
+    fn settings_are_named_by_their_path() {
+        let err = ConfigError::invalid("CHECKS[0].kind", "unknown kind").into_setting();
+        assert_eq!(err.to_string(), "invalid CHECKS[0].kind: unknown kind");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let missing = ConfigError::Missing { name: "X".into() }.into_setting();
+        assert_eq!(missing.to_string(), "invalid X: missing");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod events;
+pub mod hooks;
 pub mod image;
 pub mod logging;
 pub mod metrics;

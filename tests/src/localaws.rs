@@ -92,7 +92,7 @@ impl LocalAws {
         let local = LocalAws {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             http: {
-                autopilot_shared::checks::http::install_crypto_provider();
+                autopilot_shared::checks::prober::install_crypto_provider();
                 reqwest::Client::new()
             },
         };

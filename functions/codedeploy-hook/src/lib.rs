@@ -30,7 +30,7 @@
 //!   `BeforeAllowTraffic` or `AfterAllowTraffic`; unset, the function asks
 //!   CodeDeploy which lifecycle event is in progress.
 //! - `CHECKS`: the checks as JSON (see [`autopilot_shared::checks`]); unset
-//!   or blank, the hook's defaults ([`autopilot_shared::checks::defaults`]);
+//!   or blank, the hook's defaults ([`autopilot_shared::hooks::codedeploy::defaults`]);
 //!   `[]` runs no check and succeeds.
 //! - `BAKE_SECONDS`: re-evaluate the checks over this many seconds, failing
 //!   on the first bad sample (0, the default: once). `bakeSeconds` in an
@@ -62,17 +62,23 @@ use std::time::Duration;
 
 use autopilot_shared::HandlerError;
 use autopilot_shared::aws::{CallPolicy, load_sdk_config};
-use autopilot_shared::checks::codedeploy::{CodeDeployDeployment, Reported, report_hook_status};
-use autopilot_shared::checks::defaults::{self, DefaultOptions};
-use autopilot_shared::checks::engine::{self, Bake, CheckResult};
-use autopilot_shared::checks::http::HttpProber;
+use autopilot_shared::checks::common::one_line;
+use autopilot_shared::checks::engine::{self, Bake, CheckResult, Deadlines, Interrupted};
+use autopilot_shared::checks::prober::HttpProber;
 use autopilot_shared::checks::resolve::Pins;
-use autopilot_shared::checks::{CheckContext, CheckPlan, Clients, Hook};
+use autopilot_shared::checks::{CheckContext, CheckPlan, Clients};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
 use autopilot_shared::error::{Classify, ErrorKind};
 use autopilot_shared::events::{CodeDeployLifecycleEvent, EventError, parse_event};
-use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
+use autopilot_shared::hooks::codedeploy::Hook;
+use autopilot_shared::hooks::codedeploy::defaults::{self, DefaultOptions};
+use autopilot_shared::hooks::codedeploy::deployment::{
+    CodeDeployDeployment, Reported, report_hook_status,
+};
+use autopilot_shared::hooks::runner::{self, Evaluated, HookInvocation, VerdictMetric};
+use autopilot_shared::metrics::DEFAULT_NAMESPACE;
 use aws_config::SdkConfig;
+use futures::future::BoxFuture;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -156,20 +162,13 @@ impl Config {
             .optional("CHECKS")
             .map(|text| CheckPlan::parse("CHECKS", text))
             .transpose()?;
-        let bake_seconds = match env.parse::<f64>("BAKE_SECONDS")? {
-            None => 0.0,
-            Some(s) if s.is_finite() && (0.0..=MAX_BAKE_SECONDS).contains(&s) => s,
-            Some(_) => {
-                return Err(ConfigError::invalid(
-                    "BAKE_SECONDS",
-                    format!("must be a number of seconds from 0 to {MAX_BAKE_SECONDS}"),
-                ));
-            }
-        };
+        let bake_seconds = env
+            .ranged_seconds("BAKE_SECONDS", 0.0, MAX_BAKE_SECONDS)?
+            .unwrap_or_default();
         let bake = checks
             .as_ref()
             .and_then(|plan| plan.bake)
-            .or_else(|| Bake::new(Duration::from_secs_f64(bake_seconds), None));
+            .or_else(|| Bake::new(bake_seconds, None));
         let pins = Pins::parse(env.optional("RESOLVE").unwrap_or_default())
             .map_err(|e| ConfigError::invalid(format!("RESOLVE[{}]", e.index), e))?;
         let health_path = env.optional("HEALTH_PATH").unwrap_or("/health").to_owned();
@@ -243,7 +242,8 @@ impl Function {
     }
 
     /// Handles one hook invocation: runs the checks and reports the verdict
-    /// to CodeDeploy, exactly once.
+    /// to CodeDeploy, exactly once (through the shared
+    /// [`runner`](autopilot_shared::hooks::runner)).
     ///
     /// Returns the verdict and the evidence. Errors: `InvalidInput` for a
     /// malformed event (nothing can be reported without its IDs), and
@@ -251,37 +251,152 @@ impl Function {
     ///
     /// IAM: as [`IAM_ACTIONS`] lists.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
-        let deadlines = engine::Deadlines::of(event.context.deadline());
-        let invocation_deadline = deadlines.invocation;
-        let hook_event = self.parse(event.payload)?;
-        let deployment_id = hook_event.deployment_id.as_str();
-        let decision = engine::guarded(
-            &deadlines,
-            Box::pin(self.evaluate(deployment_id, deadlines.run)),
+        let deadline = event.context.deadline();
+        let event = self.parse(event.payload)?;
+        runner::run(
+            &Run {
+                function: self,
+                event,
+            },
+            deadline,
         )
         .await
-        .unwrap_or_else(|interrupted| Decision::failed(self.hook_hint, interrupted.to_string()));
-        let dry_run = self.config.as_ref().is_ok_and(|c| c.common.dry_run);
-        let report_succeeded = decision.passed || dry_run;
-        decision.log(deployment_id, dry_run);
+    }
 
+    /// The event's IDs; a malformed event is `InvalidInput`, or the
+    /// configuration error when there is one (it is the first thing to fix).
+    fn parse(&self, payload: Value) -> Result<CodeDeployLifecycleEvent, HandlerError> {
+        parse_hook_event(payload).map_err(|error| match &self.config {
+            Err(config) => HandlerError::from_error(config),
+            Ok(_) => HandlerError::from_error(&error),
+        })
+    }
+
+    /// Gather and decide: the hook, its checks, and their verdict.
+    async fn evaluate(&self, deployment_id: &str, run_deadline: Instant) -> Decision {
+        let failed = |hook, reason| Decision::failed(deployment_id, hook, reason);
+        let config = match &self.config {
+            Ok(config) => config,
+            Err(error) => return failed(self.hook_hint, format!("bad configuration: {error}")),
+        };
+        let clients = self.clients.clone();
+        let deployment = Arc::new(CodeDeployDeployment::new(
+            deployment_id,
+            self.codedeploy.clone(),
+            self.elbv2.clone(),
+            self.ecs.clone(),
+        ));
+        let hook = match config.hook {
+            Some(hook) => hook,
+            None => match deployment.hook_in_progress().await {
+                Ok(hook) => hook,
+                Err(error) => {
+                    return failed(
+                        None,
+                        format!("cannot tell which hook this is (HOOK is unset): {error}"),
+                    );
+                }
+            },
+        };
+        let specs = match &config.checks {
+            Some(plan) => plan.checks.clone(),
+            None => defaults::for_hook(hook, &config.defaults),
+        };
+        let context = Arc::new(CheckContext {
+            clients,
+            deployment,
+        });
+        let checks = autopilot_shared::checks::build(&specs, &context);
+        #[cfg(debug_assertions)]
+        let checks = autopilot_shared::checks::fault::panic_in(checks, self.panic_check.as_deref());
+        let report = engine::evaluate(&checks, config.bake, run_deadline).await;
+        Decision {
+            deployment_id: deployment_id.to_owned(),
+            hook: Some(hook),
+            passed: report.passed,
+            reason: report.summary(),
+            samples: report.samples,
+            results: report.results,
+        }
+    }
+}
+
+/// One invocation, as the shared runner drives it: evaluate, then report.
+struct Run<'a> {
+    function: &'a Function,
+    event: CodeDeployLifecycleEvent,
+}
+
+impl HookInvocation for Run<'_> {
+    type Outcome = Decision;
+    type Answer = Value;
+
+    fn evaluate(&self, run_deadline: Instant) -> BoxFuture<'_, Decision> {
+        Box::pin(
+            self.function
+                .evaluate(&self.event.deployment_id, run_deadline),
+        )
+    }
+
+    fn interrupted(&self, why: Interrupted) -> Decision {
+        Decision::failed(
+            &self.event.deployment_id,
+            self.function.hook_hint,
+            why.to_string(),
+        )
+    }
+
+    fn answer(
+        &self,
+        decision: Decision,
+        deadlines: Deadlines,
+    ) -> BoxFuture<'_, Result<(Value, Vec<String>), HandlerError>> {
+        Box::pin(self.report(decision, deadlines.invocation))
+    }
+
+    fn metric(&self) -> VerdictMetric<'_> {
+        VerdictMetric {
+            namespace: self
+                .function
+                .config
+                .as_ref()
+                .map_or(DEFAULT_NAMESPACE, |c| c.metrics_namespace.as_str()),
+            name: "HookVerdicts",
+            dimensions: &["Function", "Hook", "Verdict"],
+            function: FUNCTION,
+        }
+    }
+}
+
+impl Run<'_> {
+    /// Act: `PutLifecycleEventHookExecutionStatus`, once, within the time
+    /// left before `invocation_deadline`; the response and the metric's
+    /// `[Hook, Verdict]`.
+    async fn report(
+        &self,
+        decision: Decision,
+        invocation_deadline: Instant,
+    ) -> Result<(Value, Vec<String>), HandlerError> {
+        let config = self.function.config.as_ref();
+        let dry_run = config.is_ok_and(|c| c.common.dry_run);
+        let report_succeeded = decision.passed || dry_run;
+        decision.log(dry_run);
+        let deployment_id = decision.deployment_id.as_str();
         // The report gets the time left before the invocation deadline (less
         // the moment it takes to hand Lambda the answer), each attempt a
         // third of it: a hung attempt still leaves room for a retry.
         let report_deadline = invocation_deadline
             .checked_sub(ANSWER_MARGIN)
             .unwrap_or(invocation_deadline);
-        let policy = self
-            .config
-            .as_ref()
+        let policy = config
             .map_or(CALL_POLICY, |c| c.common.calls)
             .within(report_deadline.saturating_duration_since(Instant::now()));
         let reported = tokio::time::timeout_at(
             report_deadline,
             report_hook_status(
-                &self.codedeploy,
+                &self.function.codedeploy,
                 deployment_id,
-                &hook_event.lifecycle_event_hook_execution_id,
+                &self.event.lifecycle_event_hook_execution_id,
                 report_succeeded,
                 &policy,
             ),
@@ -292,7 +407,7 @@ impl Function {
         } else {
             "Failed"
         };
-        let hook = decision.hook.map_or("Unknown", Hook::as_str);
+        let hook = decision.hook_name();
         let already_reported = match reported {
             Ok(Ok(Reported::Recorded)) => false,
             Ok(Ok(Reported::AlreadyCompleted)) => {
@@ -331,74 +446,23 @@ impl Function {
                 ));
             }
         };
-        let namespace = self
-            .config
-            .as_ref()
-            .map_or(DEFAULT_NAMESPACE, |c| c.metrics_namespace.as_str());
-        let mut metrics =
-            MetricSet::new(namespace, "HookVerdicts", &["Function", "Hook", "Verdict"]);
-        metrics.add(&[FUNCTION, hook, status]);
-        metrics.emit();
-        let mut response = decision.to_json(deployment_id, status, dry_run);
+        let mut response = decision.to_json(status, dry_run);
         response["alreadyReported"] = json!(already_reported);
-        Ok(response)
+        Ok((response, vec![hook.to_owned(), status.to_owned()]))
+    }
+}
+
+impl Evaluated for Decision {
+    fn deployment_id(&self) -> &str {
+        &self.deployment_id
     }
 
-    /// The event's IDs; a malformed event is `InvalidInput`, or the
-    /// configuration error when there is one (it is the first thing to fix).
-    fn parse(&self, payload: Value) -> Result<CodeDeployLifecycleEvent, HandlerError> {
-        parse_hook_event(payload).map_err(|error| match &self.config {
-            Err(config) => HandlerError::from_error(config),
-            Ok(_) => HandlerError::from_error(&error),
-        })
+    fn hook(&self) -> &str {
+        self.hook_name()
     }
 
-    /// Gather and decide: the hook, its checks, and their verdict.
-    async fn evaluate(&self, deployment_id: &str, run_deadline: Instant) -> Decision {
-        let config = match &self.config {
-            Ok(config) => config,
-            Err(error) => {
-                return Decision::failed(self.hook_hint, format!("bad configuration: {error}"));
-            }
-        };
-        let clients = self.clients.clone();
-        let deployment = Arc::new(CodeDeployDeployment::new(
-            deployment_id,
-            self.codedeploy.clone(),
-            self.elbv2.clone(),
-            self.ecs.clone(),
-        ));
-        let hook = match config.hook {
-            Some(hook) => hook,
-            None => match deployment.hook_in_progress().await {
-                Ok(hook) => hook,
-                Err(error) => {
-                    return Decision::failed(
-                        None,
-                        format!("cannot tell which hook this is (HOOK is unset): {error}"),
-                    );
-                }
-            },
-        };
-        let specs = match &config.checks {
-            Some(plan) => plan.checks.clone(),
-            None => defaults::for_hook(hook, &config.defaults),
-        };
-        let context = Arc::new(CheckContext {
-            clients,
-            deployment,
-        });
-        let checks = autopilot_shared::checks::build(&specs, &context);
-        #[cfg(debug_assertions)]
-        let checks = autopilot_shared::checks::fault::panic_in(checks, self.panic_check.as_deref());
-        let report = engine::evaluate(&checks, config.bake, run_deadline).await;
-        Decision {
-            hook: Some(hook),
-            passed: report.passed,
-            reason: report.summary(),
-            samples: report.samples,
-            results: report.results,
-        }
+    fn results(&self) -> &[CheckResult] {
+        &self.results
     }
 }
 
@@ -428,6 +492,7 @@ pub fn parse_hook_event(payload: Value) -> Result<CodeDeployLifecycleEvent, Even
 /// What the checks decided.
 #[derive(Debug, Clone, PartialEq)]
 struct Decision {
+    deployment_id: String,
     hook: Option<Hook>,
     passed: bool,
     reason: String,
@@ -436,29 +501,24 @@ struct Decision {
 }
 
 impl Decision {
-    fn failed(hook: Option<Hook>, reason: String) -> Self {
+    fn failed(deployment_id: &str, hook: Option<Hook>, reason: String) -> Self {
         Decision {
+            deployment_id: deployment_id.to_owned(),
             hook,
             passed: false,
-            reason: autopilot_shared::checks::one_line(&reason, 1000),
+            reason: one_line(&reason, 1000),
             results: Vec::new(),
             samples: 0,
         }
     }
 
-    fn log(&self, deployment_id: &str, dry_run: bool) {
-        let hook = self.hook.map_or("Unknown", Hook::as_str);
-        for result in &self.results {
-            tracing::info!(
-                deployment_id,
-                hook,
-                check = %result.name,
-                passed = result.passed,
-                elapsed_ms = result.elapsed.as_millis() as u64,
-                evidence = %result.evidence,
-                "check"
-            );
-        }
+    fn hook_name(&self) -> &'static str {
+        self.hook.map_or("Unknown", Hook::as_str)
+    }
+
+    fn log(&self, dry_run: bool) {
+        let deployment_id = self.deployment_id.as_str();
+        let hook = self.hook_name();
         let verdict = if self.passed { "Succeeded" } else { "Failed" };
         if self.passed {
             tracing::info!(deployment_id, hook, verdict, dry_run, samples = self.samples, reason = %self.reason, "verdict");
@@ -467,9 +527,9 @@ impl Decision {
         }
     }
 
-    fn to_json(&self, deployment_id: &str, status: &str, dry_run: bool) -> Value {
+    fn to_json(&self, status: &str, dry_run: bool) -> Value {
         json!({
-            "deploymentId": deployment_id,
+            "deploymentId": self.deployment_id,
             "hook": self.hook.map(Hook::as_str),
             "status": status,
             "verdict": if self.passed { "Succeeded" } else { "Failed" },
@@ -692,6 +752,7 @@ mod tests {
     #[test]
     fn decisions_as_json() {
         let decision = Decision {
+            deployment_id: "d-1".into(),
             hook: Some(Hook::AfterInstall),
             passed: false,
             reason: "1 of 1 check failed: t: no targets".into(),
@@ -704,7 +765,7 @@ mod tests {
             samples: 1,
         };
         assert_eq!(
-            decision.to_json("d-1", "Succeeded", true),
+            decision.to_json("Succeeded", true),
             json!({
                 "deploymentId": "d-1", "hook": "AfterInstall", "status": "Succeeded",
                 "verdict": "Failed", "dryRun": true, "reason": "1 of 1 check failed: t: no targets",

@@ -6,17 +6,17 @@
 //! ([`autopilot_shared::checks`]), the same checks as `codedeploy-hook`:
 //! 1. gather: the stage, the settings (`hookDetails` from the service's hook
 //!    configuration over the function's environment over the stage's
-//!    defaults, see [`settings`]), the progress of this hook execution from
-//!    an earlier `IN_PROGRESS` answer ([`progress`]); the deployment's
+//!    defaults, see [`settings`](autopilot_shared::hooks::ecs_native::settings)), the progress of this hook execution from
+//!    an earlier `IN_PROGRESS` answer ([`progress`](autopilot_shared::hooks::ecs_native::progress)); the deployment's
 //!    listeners, target groups and new task definition are resolved lazily,
 //!    from the service revisions ECS names
-//!    ([`autopilot_shared::checks::ecs_service`]);
+//!    ([`autopilot_shared::hooks::ecs_native::deployment`]);
 //! 2. decide: at `TEST_TRAFFIC_SHIFT` and `PRODUCTION_TRAFFIC_SHIFT`, the two
 //!    stages ECS invokes again when it rolls back, a rollback passes at once
 //!    and is never checked (the hook never blocks a rollback, nor judges the
 //!    revision traffic leaves): known by the weights first (reversed: none
 //!    to the target revision), by the deployment's `ROLLBACK_*` status or
-//!    `rollback` second (`rollback_by_weights`, `rollback_by_status`); otherwise one look at the checks,
+//!    `rollback` second ([`traffic`](autopilot_shared::hooks::ecs_native::traffic)); otherwise one look at the checks,
 //!    concurrently, within the invocation deadline, then the pure
 //!    [`progress::decide`]: `SUCCEEDED`, `FAILED`, or `IN_PROGRESS` with a
 //!    `callBackDelay` while a wait or a bake goes on. Linear and canary
@@ -38,7 +38,7 @@
 //!
 //! # Environment
 //! `CHECKS`, `MAX_WAIT_SECONDS`, `CALLBACK_DELAY_SECONDS`, `HEALTH_PATH`,
-//! `ALARM_NAMES`, `ALARM_PREFIX` (see [`settings`]; `hookDetails` overrides
+//! `ALARM_NAMES`, `ALARM_PREFIX` (see [`settings`](autopilot_shared::hooks::ecs_native::settings); `hookDetails` overrides
 //! each per service), `RESOLVE` (host pins for http checks, see
 //! [`autopilot_shared::checks::resolve`]), `METRICS_NAMESPACE` (default
 //! `EcsAutopilot`), `DRY_RUN`, and the overrides of [`CALL_POLICY`]:
@@ -54,32 +54,36 @@
 //! check panic, and `AUTOPILOT_FAULT_PANIC_STAGE=<stage>` makes the hook
 //! itself panic at that stage, for the end-to-end tests.
 
-pub mod progress;
-pub mod settings;
-pub mod stage;
-
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use autopilot_shared::HandlerError;
 use autopilot_shared::aws::{CallPolicy, load_sdk_config};
-use autopilot_shared::checks::context::TrafficRole;
-use autopilot_shared::checks::ecs_service::{EcsServiceDeployment, Split};
-use autopilot_shared::checks::engine::{self, CheckResult, Report};
-use autopilot_shared::checks::http::HttpProber;
+use autopilot_shared::checks::common::one_line;
+use autopilot_shared::checks::engine::{self, CheckResult, Deadlines, Interrupted, Report};
+use autopilot_shared::checks::prober::HttpProber;
 use autopilot_shared::checks::resolve::Pins;
-use autopilot_shared::checks::{CheckContext, Clients, one_line};
-use autopilot_shared::config::{CommonConfig, Env};
+use autopilot_shared::checks::{CheckContext, Clients};
+use autopilot_shared::config::{CommonConfig, ConfigError, Env};
 use autopilot_shared::events::{EcsLifecycleHookEvent, parse_event};
-use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
+use autopilot_shared::hooks::ecs_native::deployment::EcsServiceDeployment;
+use autopilot_shared::hooks::ecs_native::progress::{
+    self, Decision, Progress, ProgressKey, Status, Timing,
+};
+use autopilot_shared::hooks::ecs_native::settings::{
+    self, EnvSettings, HookDetails, PROGRESS_KEY, Settings, VERDICT_KEY,
+};
+use autopilot_shared::hooks::ecs_native::stage::Stage;
+use autopilot_shared::hooks::ecs_native::traffic::{
+    Rollback, Traffic, rollback_by_status, rollback_by_weights,
+};
+use autopilot_shared::hooks::runner::{self, Evaluated, HookInvocation, VerdictMetric};
+use autopilot_shared::metrics::DEFAULT_NAMESPACE;
 use aws_config::SdkConfig;
+use futures::future::BoxFuture;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
-
-use progress::{Decision, Progress, ProgressKey, Status, Timing};
-use settings::{EnvSettings, HookDetails, PROGRESS_KEY, SettingError, Settings, VERDICT_KEY};
-use stage::Stage;
 
 /// How the function's AWS calls retry and time out (`AWS_RETRY_MODE`,
 /// `AWS_MAX_ATTEMPTS` and `AWS_*_TIMEOUT_SECS` override it).
@@ -129,14 +133,11 @@ pub struct Config {
 impl Config {
     /// Parses the environment; errors name the variable (and the field
     /// inside `CHECKS`).
-    pub fn from_env(env: &Env) -> Result<Self, SettingError> {
-        let pins =
-            Pins::parse(env.optional("RESOLVE").unwrap_or_default()).map_err(|e| SettingError {
-                name: format!("RESOLVE[{}]", e.index),
-                reason: e.to_string(),
-            })?;
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let pins = Pins::parse(env.optional("RESOLVE").unwrap_or_default())
+            .map_err(|e| ConfigError::setting(format!("RESOLVE[{}]", e.index), e))?;
         Ok(Config {
-            common: CommonConfig::from_env(env, CALL_POLICY)?,
+            common: CommonConfig::from_env(env, CALL_POLICY).map_err(ConfigError::into_setting)?,
             settings: EnvSettings::from_env(env)?,
             pins,
             metrics_namespace: env
@@ -149,7 +150,7 @@ impl Config {
 
 /// The function's state, built once at cold start.
 pub struct Function {
-    config: Result<Config, SettingError>,
+    config: Result<Config, ConfigError>,
     ecs: aws_sdk_ecs::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
     clients: Arc<Clients>,
@@ -187,7 +188,7 @@ impl Function {
     }
 
     /// Builds the function from an `SdkConfig` and a parsed configuration.
-    pub fn new(sdk: SdkConfig, config: Result<Config, SettingError>) -> Self {
+    pub fn new(sdk: SdkConfig, config: Result<Config, ConfigError>) -> Self {
         let pins = config.as_ref().map(|c| c.pins.clone()).unwrap_or_default();
         let clients = Arc::new(Clients::new(&sdk, HttpProber::new(pins)));
         Function {
@@ -200,30 +201,17 @@ impl Function {
         }
     }
 
-    /// Handles one hook invocation: always `Ok`, with a valid `hookStatus`.
+    /// Handles one hook invocation: always `Ok`, with a valid `hookStatus`
+    /// (through the shared [`runner`](autopilot_shared::hooks::runner)).
     ///
     /// IAM: as [`IAM_ACTIONS`] lists.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
-        let deadlines = engine::Deadlines::of(event.context.deadline());
-        let payload = event.payload;
-        let echo = config_keys(&payload);
-        let answer = engine::guarded(&deadlines, Box::pin(self.answer(payload, deadlines.run)))
-            .await
-            .unwrap_or_else(|interrupted| Answer::failed(interrupted.to_string(), echo));
-        // One rule, whatever gave the answer (the checks, a malformed event,
-        // a panic, time running out): a dry run never holds up or rolls back
-        // a deployment.
-        let dry_run = self.config.as_ref().is_ok_and(|c| c.common.dry_run);
-        let answer = answer.in_dry_run(dry_run);
-        answer.log();
-        let namespace = self
-            .config
-            .as_ref()
-            .map_or(DEFAULT_NAMESPACE, |c| c.metrics_namespace.as_str());
-        let mut metrics = MetricSet::new(namespace, "EcsHookVerdicts", &["Function", "Verdict"]);
-        metrics.add(&[FUNCTION, answer.status.as_str()]);
-        metrics.emit();
-        Ok(answer.to_json())
+        let run = Run {
+            function: self,
+            echo: config_keys(&event.payload),
+            payload: event.payload,
+        };
+        runner::run(&run, event.context.deadline()).await
     }
 
     /// Gather, decide: the answer to one invocation.
@@ -257,6 +245,7 @@ impl Function {
             Err(rejected) => return rejected.answer(echo, config.common.dry_run),
         };
         let mut answer = Answer::failed(String::new(), echo);
+        answer.deployment = Some(event.resource_arn.clone());
         answer.execution_id = Some(event.execution_id.clone());
         answer.service_arn = Some(event.execution_details.service_arn.clone());
         answer.dry_run = config.common.dry_run;
@@ -442,105 +431,6 @@ pub fn parse_invocation(payload: Value, env: &EnvSettings) -> Result<Invocation,
     })
 }
 
-/// The traffic weights of an invocation, as the target revision sees them.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Traffic {
-    /// `testTrafficWeights`, `None` when empty.
-    test: Option<Split>,
-    /// `productionTrafficWeights`, `None` when empty.
-    production: Option<Split>,
-}
-
-impl Traffic {
-    fn of(details: &autopilot_shared::events::EcsExecutionDetails) -> Traffic {
-        let target = &details.target_service_revision_arn;
-        Traffic {
-            test: Split::of(target, &details.test_traffic_weights),
-            production: Split::of(target, &details.production_traffic_weights),
-        }
-    }
-
-    fn of_role(&self, role: TrafficRole) -> Option<Split> {
-        match role {
-            TrafficRole::Test => self.test,
-            TrafficRole::Production => self.production,
-        }
-    }
-
-    /// The traffic step these weights are, as a progress key: the target
-    /// revision's share of production traffic (and of test traffic).
-    fn step(&self) -> Option<String> {
-        match (self.test, self.production) {
-            (None, None) => None,
-            (test, production) => Some(format!(
-                "production {} test {}",
-                production.map_or("-".to_owned(), |s| s.target.to_string()),
-                test.map_or("-".to_owned(), |s| s.target.to_string()),
-            )),
-        }
-    }
-
-    fn to_json(self) -> Value {
-        let split = |s: Option<Split>| {
-            s.map_or(
-                Value::Null,
-                |s| json!({"target": s.target, "others": s.others}),
-            )
-        };
-        json!({"test": split(self.test), "production": split(self.production)})
-    }
-}
-
-/// At `TEST_TRAFFIC_SHIFT` and `PRODUCTION_TRAFFIC_SHIFT`, a rollback as the
-/// weights show it (that stage's traffic reversed: none to the target
-/// revision, the rest elsewhere), and why.
-fn rollback_by_weights(stage: Stage, traffic: &Traffic) -> Option<String> {
-    let role = stage.shifts()?;
-    let split = traffic.of_role(role).filter(Split::is_reversed)?;
-    Some(format!(
-        "ECS is rolling the deployment back (the {} traffic weights are reversed: {split}): the hook does not block a rollback",
-        role.as_str()
-    ))
-}
-
-/// Whether ECS is rolling the deployment back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Rollback {
-    /// No (or not a stage ECS invokes on rollback).
-    No,
-    /// Yes, and how that is known.
-    Yes(String),
-    /// Cannot tell: the weights do not say and the deployment cannot be read.
-    Unknown(String),
-}
-
-/// At `TEST_TRAFFIC_SHIFT` and `PRODUCTION_TRAFFIC_SHIFT`, whether ECS is
-/// rolling the deployment back, as the guide's second sign shows it:
-/// `DescribeServiceDeployments` gives a `ROLLBACK_*` status or a `rollback`.
-/// The first sign, the weights ([`rollback_by_weights`]), is read before,
-/// without an AWS call; this runs only when the weights did not say.
-async fn rollback_by_status(stage: Stage, deployment: &EcsServiceDeployment) -> Rollback {
-    let Some(role) = stage.shifts() else {
-        return Rollback::No;
-    };
-    match deployment.state().await {
-        Ok(state) if state.is_rollback() => Rollback::Yes(format!(
-            "ECS is rolling the deployment back (status {}{}): the hook does not block a rollback",
-            state.status,
-            state
-                .rollback_reason
-                .as_deref()
-                .map(|r| format!(", reason: {r}"))
-                .unwrap_or_default()
-        )),
-        Ok(_) => Rollback::No,
-        Err(error) => Rollback::Unknown(format!(
-            "cannot tell whether ECS is rolling the deployment back: the {} traffic weights do not say and the service deployment cannot be read: {error}",
-            role.as_str()
-        )),
-    }
-}
-
 /// The fields ECS always sets, which the hook needs.
 fn required_fields(event: &EcsLifecycleHookEvent) -> Result<(), String> {
     for (field, value) in [
@@ -580,6 +470,7 @@ fn config_keys(payload: &Value) -> Map<String, Value> {
 #[derive(Debug, Clone, PartialEq)]
 struct Answer {
     status: Status,
+    deployment: Option<String>,
     reason: String,
     stage: Option<Stage>,
     execution_id: Option<String>,
@@ -596,6 +487,7 @@ impl Answer {
     fn failed(reason: String, config: Map<String, Value>) -> Self {
         Answer {
             status: Status::Failed,
+            deployment: None,
             reason: one_line(&reason, 1000),
             stage: None,
             execution_id: None,
@@ -633,20 +525,13 @@ impl Answer {
         self
     }
 
+    fn stage_name(&self) -> &'static str {
+        self.stage.map_or("Unknown", Stage::as_str)
+    }
+
     fn log(&self) {
-        let stage = self.stage.map_or("Unknown", Stage::as_str);
+        let stage = self.stage_name();
         let execution_id = self.execution_id.as_deref().unwrap_or_default();
-        for result in &self.results {
-            tracing::info!(
-                execution_id,
-                stage,
-                check = %result.name,
-                passed = result.passed,
-                elapsed_ms = result.elapsed.as_millis() as u64,
-                evidence = %result.evidence,
-                "check"
-            );
-        }
         let hook_status = self.status.as_str();
         let service_arn = self.service_arn.as_deref().unwrap_or_default();
         let invocations = self.progress.as_ref().map_or(0, |p| p.invocations);
@@ -682,6 +567,74 @@ impl Answer {
             answer["callBackDelay"] = json!(delay);
         }
         answer
+    }
+}
+
+impl Evaluated for Answer {
+    fn deployment_id(&self) -> &str {
+        self.deployment.as_deref().unwrap_or_default()
+    }
+
+    fn hook(&self) -> &str {
+        self.stage_name()
+    }
+
+    fn results(&self) -> &[CheckResult] {
+        &self.results
+    }
+}
+
+/// One invocation, as the shared runner drives it: the answer is the
+/// return value.
+struct Run<'a> {
+    function: &'a Function,
+    payload: Value,
+    /// The configuration keys of `hookDetails`, handed back by any answer.
+    echo: Map<String, Value>,
+}
+
+impl HookInvocation for Run<'_> {
+    type Outcome = Answer;
+    type Answer = Value;
+
+    fn evaluate(&self, run_deadline: Instant) -> BoxFuture<'_, Answer> {
+        Box::pin(self.function.answer(self.payload.clone(), run_deadline))
+    }
+
+    fn interrupted(&self, why: Interrupted) -> Answer {
+        Answer::failed(why.to_string(), self.echo.clone())
+    }
+
+    fn answer(
+        &self,
+        answer: Answer,
+        _deadlines: Deadlines,
+    ) -> BoxFuture<'_, Result<(Value, Vec<String>), HandlerError>> {
+        // One rule, whatever gave the answer (the checks, a malformed event,
+        // a panic, time running out): a dry run never holds up or rolls back
+        // a deployment.
+        let dry_run = self
+            .function
+            .config
+            .as_ref()
+            .is_ok_and(|c| c.common.dry_run);
+        let answer = answer.in_dry_run(dry_run);
+        answer.log();
+        let status = answer.status.as_str().to_owned();
+        Box::pin(std::future::ready(Ok((answer.to_json(), vec![status]))))
+    }
+
+    fn metric(&self) -> VerdictMetric<'_> {
+        VerdictMetric {
+            namespace: self
+                .function
+                .config
+                .as_ref()
+                .map_or(DEFAULT_NAMESPACE, |c| c.metrics_namespace.as_str()),
+            name: "EcsHookVerdicts",
+            dimensions: &["Function", "Verdict"],
+            function: FUNCTION,
+        }
     }
 }
 
@@ -910,6 +863,6 @@ mod tests {
         assert_eq!(config.metrics_namespace, "Ops");
         assert!(config.common.dry_run);
         let error = Config::from_env(&Env::from_pairs([("RESOLVE", "nonsense")])).unwrap_err();
-        assert!(error.name.starts_with("RESOLVE[0]"), "{error}");
+        assert!(error.name().starts_with("RESOLVE[0]"), "{error}");
     }
 }

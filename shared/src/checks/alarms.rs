@@ -16,10 +16,9 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use super::common::{FieldError, plural, timeout_from, validate_common};
 use super::context::CheckContext;
 use super::engine::{Check, Outcome};
-use super::plural;
-use super::spec::{FieldError, timeout_from, validate_common};
 use crate::aws::AwsError;
 
 /// `DescribeAlarms` takes at most 100 alarm names.

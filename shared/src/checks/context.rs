@@ -3,8 +3,8 @@
 //!
 //! [`Deployment`] is the seam between the engine and a deployment
 //! controller: the CodeDeploy hook resolves it from a CodeDeploy deployment
-//! ([`super::codedeploy::CodeDeployDeployment`]), the ECS-native hook from an
-//! ECS service deployment. Checks only see listeners, target groups, the
+//! ([`crate::hooks::codedeploy::deployment::CodeDeployDeployment`]), the ECS-native hook from an
+//! ECS service deployment ([`crate::hooks::ecs_native::deployment`]). Checks only see listeners, target groups, the
 //! load balancer and the new task-definition revision.
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use aws_config::SdkConfig;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::http::HttpProber;
+use super::prober::HttpProber;
 use crate::aws::AwsError;
 use crate::error::{Classify, ErrorKind};
 

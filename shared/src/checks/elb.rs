@@ -1,5 +1,6 @@
 //! The load-balancer and task-definition lookups both deployment contexts
-//! make ([`super::codedeploy`] and [`super::ecs_service`]): a deployment
+//! make ([`crate::hooks::codedeploy::deployment`] and
+//! [`crate::hooks::ecs_native::deployment`]): a deployment
 //! names its listeners, target groups and task definition by ARN or name,
 //! and checks need the endpoint, the target group's load balancers and the
 //! containers.

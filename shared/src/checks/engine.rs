@@ -22,7 +22,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::{one_line, plural};
+use super::common::{one_line, plural};
 
 /// The longest evidence line kept for one check.
 pub const EVIDENCE_MAX_CHARS: usize = 300;

@@ -31,10 +31,9 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use super::common::{FieldError, plural, timeout_from, validate_common};
 use super::context::{CheckContext, ContextError, TargetGroupRole, load_balancer_dimension};
 use super::engine::{Check, Outcome};
-use super::plural;
-use super::spec::{FieldError, timeout_from, validate_common};
 use crate::aws::AwsError;
 
 /// The dimension placeholders resolved from the deployment.

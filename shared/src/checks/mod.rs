@@ -2,10 +2,10 @@
 //! with its own time budget, giving a verdict with one line of evidence per
 //! check.
 //!
-//! Used by the CodeDeploy lifecycle hook (`codedeploy-hook`) and meant to be
-//! reused unchanged by the ECS-native hook: a hook function is an adapter
-//! that parses its configuration into [`spec::CheckSpec`]s (or takes the
-//! [`defaults`] for its hook), supplies a [`context::Deployment`] (what the
+//! Used unchanged by both hooks (`codedeploy-hook` and `ecs-deployment-hook`),
+//! whose models are in [`crate::hooks`]: a hook parses its configuration into
+//! [`spec::CheckSpec`]s (or takes its hook's or stage's defaults), supplies a
+//! [`context::Deployment`] (what the
 //! checks need to know about the deployment: listeners, target groups, the
 //! new task definition), builds the checks with [`build`], runs them with
 //! [`engine::evaluate`] and reports the [`engine::Report`].
@@ -16,9 +16,10 @@
 //! - [`engine`]: the [`engine::Check`] seam, concurrency, per-check timeouts,
 //!   panics as failures, the overall deadline and the bake window.
 //! - [`context`]: what checks may ask about a deployment, and the AWS and
-//!   HTTP clients they probe with.
-//! - [`codedeploy`]: that context resolved lazily from a CodeDeploy
-//!   deployment, and the hook status report.
+//!   HTTP clients they probe with ([`prober`]: the HTTP client seam).
+//! - [`common`]: what every kind shares (the `name` and `timeoutSeconds`
+//!   fields, [`common::FieldError`], the evidence text helpers); the kinds
+//!   import it, and [`spec`] only aggregates the kinds.
 //! - One module per check kind, each with its spec, its pure decision
 //!   (unit-tested by tables) and its probe: [`http`], [`target_health`],
 //!   [`alarms`], [`metric`], [`image_scan`], [`task_definition`].
@@ -49,14 +50,13 @@
 //! ]
 //! ```
 //!
-//! See each kind's module for its parameters, and [`defaults`] for what runs
-//! when no checks are configured.
+//! See each kind's module for its parameters, and
+//! [`crate::hooks::codedeploy::defaults`] for what runs when no checks are
+//! configured.
 
 pub mod alarms;
-pub mod codedeploy;
+pub mod common;
 pub mod context;
-pub mod defaults;
-pub mod ecs_service;
 pub mod elb;
 pub mod engine;
 #[cfg(debug_assertions)]
@@ -64,63 +64,17 @@ pub mod fault;
 pub mod http;
 pub mod image_scan;
 pub mod metric;
+pub mod prober;
 pub mod resolve;
 pub mod spec;
 pub mod target_health;
 pub mod task_definition;
 
-use std::fmt;
 use std::sync::Arc;
-
-use crate::redeploy::appspec::ECS_HOOKS;
 
 pub use context::{CheckContext, Clients, Deployment};
 pub use engine::{Bake, Check, CheckResult, Outcome, Report, evaluate};
 pub use spec::{CheckPlan, CheckSpec};
-
-/// A CodeDeploy ECS lifecycle hook a function can be attached to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Hook {
-    /// Before the replacement task set is created.
-    BeforeInstall,
-    /// After the replacement task set is created (and registered with the
-    /// replacement target group).
-    AfterInstall,
-    /// After the test listener routes to the replacement task set.
-    AfterAllowTestTraffic,
-    /// Before production traffic moves to the replacement task set.
-    BeforeAllowTraffic,
-    /// After production traffic moved to the replacement task set.
-    AfterAllowTraffic,
-}
-
-impl Hook {
-    /// Every hook, in the order CodeDeploy runs them.
-    pub const ALL: [Hook; 5] = [
-        Hook::BeforeInstall,
-        Hook::AfterInstall,
-        Hook::AfterAllowTestTraffic,
-        Hook::BeforeAllowTraffic,
-        Hook::AfterAllowTraffic,
-    ];
-
-    /// The name AppSpec files and CodeDeploy use, such as `AfterInstall`.
-    pub fn as_str(self) -> &'static str {
-        // ECS_HOOKS lists the same names in the same order.
-        ECS_HOOKS[self as usize]
-    }
-
-    /// The hook with this exact name, if any.
-    pub fn parse(name: &str) -> Option<Hook> {
-        Hook::ALL.into_iter().find(|hook| hook.as_str() == name)
-    }
-}
-
-impl fmt::Display for Hook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Builds the runnable checks for `specs` against one deployment.
 ///
@@ -156,72 +110,4 @@ pub fn build(specs: &[CheckSpec], context: &Arc<CheckContext>) -> Vec<Arc<dyn Ch
             }
         })
         .collect()
-}
-
-/// `1 alarm`, `2 alarms`: a count with its noun.
-pub fn plural(count: usize, noun: &str) -> String {
-    if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
-    }
-}
-
-/// `text` on one line and at most `max` characters: control characters
-/// become spaces, runs of whitespace collapse, and a cut ends with `…`.
-/// Evidence and body excerpts go through this before they are logged.
-pub fn one_line(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    let mut count = 0;
-    let mut last_space = true;
-    for c in text.trim().chars() {
-        let c = if c.is_whitespace() || c.is_control() {
-            ' '
-        } else {
-            c
-        };
-        if c == ' ' && last_space {
-            continue;
-        }
-        last_space = c == ' ';
-        if count == max {
-            out.pop();
-            out.push('…');
-            return out.trim_end().to_owned();
-        }
-        out.push(c);
-        count += 1;
-    }
-    out.trim_end().to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hooks_round_trip_their_names_in_order() {
-        for (hook, name) in Hook::ALL.iter().zip(ECS_HOOKS) {
-            assert_eq!(hook.as_str(), name);
-            assert_eq!(Hook::parse(name), Some(*hook));
-        }
-        assert_eq!(Hook::parse("afterinstall"), None);
-        assert_eq!(Hook::parse("Install"), None);
-    }
-
-    #[test]
-    fn one_line_flattens_and_truncates() {
-        let cases = [
-            ("plain", 10, "plain"),
-            ("a\nb\r\n\tc", 10, "a b c"),
-            ("  lead  and   trail  ", 30, "lead and trail"),
-            ("abcdefghij", 10, "abcdefghij"),
-            ("abcdefghijk", 10, "abcdefghi…"),
-            ("ééééééé", 4, "ééé…"),
-            ("", 5, ""),
-        ];
-        for (text, max, expected) in cases {
-            assert_eq!(one_line(text, max), expected, "{text:?}");
-        }
-    }
 }

@@ -6,25 +6,21 @@
 //! module dispatches on `kind` and holds what all kinds share (`name`,
 //! `timeoutSeconds`).
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use super::alarms::AlarmsSpec;
+use super::common::{FieldError, timeout_from};
 use super::engine::Bake;
 use super::http::HttpSpec;
 use super::image_scan::ImageScanSpec;
 use super::metric::MetricSpec;
 use super::target_health::TargetHealthSpec;
 use super::task_definition::TaskDefinitionSpec;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ranged_seconds_value};
 
-/// A check's time budget when it sets no `timeoutSeconds`.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// The largest `timeoutSeconds` (a Lambda function runs at most 900 s).
-pub const MAX_TIMEOUT_SECONDS: f64 = 900.0;
 /// The longest bake (`bakeSeconds`).
 pub const MAX_BAKE_SECONDS: f64 = 3600.0;
 
@@ -61,71 +57,6 @@ impl<'de> Deserialize<'de> for CheckSpec {
         let value = Value::deserialize(deserializer)?;
         CheckSpec::from_value(value).map_err(|e| serde::de::Error::custom(e.to_string()))
     }
-}
-
-/// A field of one check that is wrong; `field` is relative to the check
-/// (`threshold`, `dimensions.TargetGroup`, empty for the check itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field's path inside the check.
-    pub field: String,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl FieldError {
-    /// A wrong field.
-    pub fn new(field: impl Into<String>, reason: impl fmt::Display) -> Self {
-        FieldError {
-            field: field.into(),
-            reason: reason.to_string(),
-        }
-    }
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            f.write_str(&self.reason)
-        } else {
-            write!(f, "{}: {}", self.field, self.reason)
-        }
-    }
-}
-
-/// Validates the fields every kind has.
-pub(crate) fn validate_common(
-    name: Option<&str>,
-    timeout_seconds: Option<f64>,
-) -> Result<(), FieldError> {
-    if let Some(name) = name
-        && (name.trim().is_empty() || name.chars().count() > 100)
-    {
-        return Err(FieldError::new("name", "must be 1 to 100 characters"));
-    }
-    if let Some(seconds) = timeout_seconds
-        && !(seconds.is_finite() && seconds > 0.0 && seconds <= MAX_TIMEOUT_SECONDS)
-    {
-        return Err(FieldError::new(
-            "timeoutSeconds",
-            format!("must be more than 0 and at most {MAX_TIMEOUT_SECONDS}"),
-        ));
-    }
-    Ok(())
-}
-
-/// `timeoutSeconds` as a duration ([`DEFAULT_TIMEOUT`] when unset).
-pub(crate) fn timeout_from(seconds: Option<f64>) -> Duration {
-    seconds
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .unwrap_or(DEFAULT_TIMEOUT)
-}
-
-/// Serde helper: a present JSON value, `null` included, is `Some`.
-pub(crate) fn present<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
 }
 
 impl CheckSpec {
@@ -353,15 +284,9 @@ fn seconds_field(
 ) -> Result<Option<Duration>, ConfigError> {
     match object.remove(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => match value.as_f64() {
-            Some(seconds) if seconds.is_finite() && (0.0..=max).contains(&seconds) => {
-                Ok(Some(Duration::from_secs_f64(seconds)))
-            }
-            _ => Err(ConfigError::invalid(
-                format!("{variable}.{field}"),
-                format!("must be a number of seconds from 0 to {max}"),
-            )),
-        },
+        Some(value) => {
+            ranged_seconds_value(&format!("{variable}.{field}"), &value, 0.0, max).map(Some)
+        }
     }
 }
 
@@ -388,6 +313,7 @@ pub fn unique_names(specs: &[CheckSpec]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::common::DEFAULT_TIMEOUT;
     use serde_json::json;
 
     fn parse(value: Value) -> Result<CheckPlan, String> {

@@ -17,9 +17,9 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use super::common::{FieldError, timeout_from, validate_common};
 use super::context::{CheckContext, TargetGroupRole};
 use super::engine::{Check, Outcome};
-use super::spec::{FieldError, timeout_from, validate_common};
 use crate::aws::AwsError;
 
 /// The `target-health` check's parameters.

@@ -22,9 +22,9 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use super::common::{FieldError, timeout_from, validate_common};
 use super::context::{CheckContext, Revision};
 use super::engine::{Check, Outcome};
-use super::spec::{FieldError, timeout_from, validate_common};
 use crate::image::ImageRef;
 
 /// The `task-definition` check's parameters.

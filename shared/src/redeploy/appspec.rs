@@ -2,15 +2,11 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::hooks::codedeploy::Hook;
+
 /// The ECS lifecycle hooks a Lambda function can be attached to, in the order
-/// CodeDeploy runs them.
-pub const ECS_HOOKS: [&str; 5] = [
-    "BeforeInstall",
-    "AfterInstall",
-    "AfterAllowTestTraffic",
-    "BeforeAllowTraffic",
-    "AfterAllowTraffic",
-];
+/// CodeDeploy runs them: the names of the CodeDeploy hook model's [`Hook`]s.
+pub const ECS_HOOKS: [&str; 5] = Hook::NAMES;
 
 /// What an ECS AppSpec says.
 #[derive(Debug, Clone, PartialEq, Eq)]

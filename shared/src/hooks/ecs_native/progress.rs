@@ -28,8 +28,8 @@
 
 use std::time::Duration;
 
-use autopilot_shared::checks::Bake;
-use autopilot_shared::checks::engine::secs;
+use crate::checks::Bake;
+use crate::checks::engine::secs;
 use serde::{Deserialize, Serialize};
 
 /// The state of a hook execution between invocations.

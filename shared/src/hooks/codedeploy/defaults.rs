@@ -9,12 +9,12 @@
 //! | `AfterAllowTraffic` | `alarms` when configured, and `http` GET of the health path through the production listener |
 
 use super::Hook;
-use super::alarms::AlarmsSpec;
-use super::context::{TargetGroupRole, TrafficRole};
-use super::http::HttpSpec;
-use super::spec::CheckSpec;
-use super::target_health::TargetHealthSpec;
-use super::task_definition::TaskDefinitionSpec;
+use crate::checks::alarms::AlarmsSpec;
+use crate::checks::context::{TargetGroupRole, TrafficRole};
+use crate::checks::http::HttpSpec;
+use crate::checks::spec::CheckSpec;
+use crate::checks::target_health::TargetHealthSpec;
+use crate::checks::task_definition::TaskDefinitionSpec;
 
 /// What the defaults may use from the function's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

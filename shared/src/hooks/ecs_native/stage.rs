@@ -4,9 +4,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use autopilot_shared::checks::context::TrafficRole;
-use autopilot_shared::checks::defaults::{self, DefaultOptions};
-use autopilot_shared::checks::{CheckSpec, Hook};
+use crate::checks::CheckSpec;
+use crate::checks::context::TrafficRole;
+use crate::hooks::codedeploy::Hook;
+use crate::hooks::codedeploy::defaults::{self, DefaultOptions};
 
 /// A stage at which ECS invokes a lifecycle hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -141,7 +142,7 @@ pub fn default_checks(stage: Stage, options: &DefaultOptions) -> (Vec<CheckSpec>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use autopilot_shared::checks::spec::unique_names;
+    use crate::checks::spec::unique_names;
 
     #[test]
     fn stages_round_trip_their_names() {

@@ -35,11 +35,11 @@ use aws_sdk_ecs::types::{ServiceDeploymentStatus, ServiceRevision};
 use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
 
-use super::context::{
+use crate::aws::AwsError;
+use crate::checks::context::{
     ContextError, Deployment, Endpoint, Revision, TargetGroup, TargetGroupRole, TrafficRole,
 };
-use super::elb::{self, Listener, TargetGroupKeys};
-use crate::aws::AwsError;
+use crate::checks::elb::{self, Listener, TargetGroupKeys};
 
 /// The most service revisions one `DescribeServiceRevisions` call takes.
 pub const DESCRIBE_REVISIONS_MAX: usize = 20;

@@ -28,11 +28,11 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::Hook;
-use super::context::{
+use crate::aws::AwsError;
+use crate::checks::context::{
     ContextError, Deployment, Endpoint, Revision, TargetGroup, TargetGroupRole, TrafficRole,
 };
-use super::elb::{self, Listener, TargetGroupKeys};
-use crate::aws::AwsError;
+use crate::checks::elb::{self, Listener, TargetGroupKeys};
 
 /// What `GetDeployment` says.
 #[derive(Debug, Clone, PartialEq, Eq)]

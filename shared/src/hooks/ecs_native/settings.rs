@@ -25,14 +25,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use autopilot_shared::checks::defaults::DefaultOptions;
-use autopilot_shared::checks::{Bake, CheckPlan, CheckSpec};
-use autopilot_shared::config::{ConfigError, Env};
-use autopilot_shared::error::{Classify, ErrorKind};
+use crate::checks::{Bake, CheckPlan, CheckSpec};
+use crate::config::{ConfigError, Env, ranged_seconds_value};
+use crate::hooks::codedeploy::defaults::DefaultOptions;
 use serde_json::{Map, Value};
 
-use crate::progress::Progress;
-use crate::stage::{self, Stage};
+use super::progress::Progress;
+use super::stage::{self, Stage};
 
 /// `maxWaitSeconds` when nothing sets it.
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(1800);
@@ -60,40 +59,6 @@ pub const PROGRESS_KEY: &str = "progress";
 /// The `hookDetails` key of the verdict and its evidence.
 pub const VERDICT_KEY: &str = "verdict";
 
-/// A setting is malformed: `name` is the variable or the `hookDetails` path.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {name}: {reason}")]
-pub struct SettingError {
-    /// `CHECKS[2].threshold`, `hookDetails.checks.POST_SCALE_UP[0].kind`, ...
-    pub name: String,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl SettingError {
-    fn new(name: impl Into<String>, reason: impl std::fmt::Display) -> Self {
-        SettingError {
-            name: name.into(),
-            reason: reason.to_string(),
-        }
-    }
-}
-
-impl From<ConfigError> for SettingError {
-    fn from(error: ConfigError) -> Self {
-        match error {
-            ConfigError::Missing { name } => SettingError::new(name, "missing"),
-            ConfigError::Invalid { name, reason } => SettingError::new(name, reason),
-        }
-    }
-}
-
-impl Classify for SettingError {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::InvalidInput
-    }
-}
-
 /// What one stage runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StagePlan {
@@ -107,7 +72,7 @@ pub struct StagePlan {
 
 impl StagePlan {
     /// A plan from a JSON value (`name` prefixes error paths).
-    pub fn from_value(name: &str, value: Value) -> Result<StagePlan, SettingError> {
+    pub fn from_value(name: &str, value: Value) -> Result<StagePlan, ConfigError> {
         let (value, wait) = match value {
             Value::Object(mut object) => {
                 let wait = seconds(name, &mut object, "waitSeconds", MAX_MAX_WAIT_SECONDS, true)?;
@@ -115,7 +80,7 @@ impl StagePlan {
             }
             other => (other, None),
         };
-        let plan = CheckPlan::from_value(name, value)?;
+        let plan = CheckPlan::from_value(name, value).map_err(ConfigError::into_setting)?;
         Ok(StagePlan {
             checks: plan.checks,
             bake: plan.bake,
@@ -136,13 +101,13 @@ pub enum StageChecks {
 impl StageChecks {
     /// Parses `value`: an array or an object with `checks` is one plan; an
     /// object keyed by stage names is a plan per stage.
-    pub fn from_value(name: &str, value: Value) -> Result<StageChecks, SettingError> {
+    pub fn from_value(name: &str, value: Value) -> Result<StageChecks, ConfigError> {
         match value {
             Value::Object(object) if !object.contains_key("checks") && !object.is_empty() => {
                 let mut plans = BTreeMap::new();
                 for (key, plan) in object {
                     let stage = Stage::parse(&key).ok_or_else(|| {
-                        SettingError::new(
+                        ConfigError::setting(
                             format!("{name}.{key}"),
                             format!(
                                 "not a lifecycle stage (and a plan needs \"checks\"); expected one of {}",
@@ -185,26 +150,18 @@ pub struct EnvSettings {
 
 impl EnvSettings {
     /// Reads the variables; errors name them.
-    pub fn from_env(env: &Env) -> Result<EnvSettings, SettingError> {
+    pub fn from_env(env: &Env) -> Result<EnvSettings, ConfigError> {
         let checks = env
             .optional("CHECKS")
             .map(|text| {
                 let value: Value = serde_json::from_str(text)
-                    .map_err(|e| SettingError::new("CHECKS", format!("not valid JSON: {e}")))?;
+                    .map_err(|e| ConfigError::setting("CHECKS", format!("not valid JSON: {e}")))?;
                 StageChecks::from_value("CHECKS", value)
             })
             .transpose()?;
-        let number = |name: &str, max: f64| -> Result<Option<Duration>, SettingError> {
-            match env.parse::<f64>(name)? {
-                None => Ok(None),
-                Some(s) if s.is_finite() && s >= 1.0 && s <= max => {
-                    Ok(Some(Duration::from_secs_f64(s)))
-                }
-                Some(_) => Err(SettingError::new(
-                    name,
-                    format!("must be a number of seconds from 1 to {max}"),
-                )),
-            }
+        let number = |name: &str, max: f64| {
+            env.ranged_seconds(name, 1.0, max)
+                .map_err(ConfigError::into_setting)
         };
         let health_path = env.optional("HEALTH_PATH").unwrap_or("/health").to_owned();
         check_health_path("HEALTH_PATH", &health_path)?;
@@ -246,11 +203,11 @@ pub struct HookDetails {
 
 impl HookDetails {
     /// Parses `hookDetails` (absent or `null`: nothing configured).
-    pub fn parse(value: &Value) -> Result<HookDetails, SettingError> {
+    pub fn parse(value: &Value) -> Result<HookDetails, ConfigError> {
         let object = match value {
             Value::Null => return Ok(HookDetails::default()),
             Value::Object(object) => object,
-            _ => return Err(SettingError::new("hookDetails", "must be a JSON object")),
+            _ => return Err(ConfigError::setting("hookDetails", "must be a JSON object")),
         };
         let mut details = HookDetails::default();
         for (key, value) in object {
@@ -278,7 +235,7 @@ impl HookDetails {
                                 .collect::<Option<Vec<_>>>()
                         })
                         .ok_or_else(|| {
-                            SettingError::new(&name, "must be an array of alarm names")
+                            ConfigError::setting(&name, "must be an array of alarm names")
                         })?;
                     details.alarm_names = Some(names);
                 }
@@ -286,12 +243,12 @@ impl HookDetails {
                 PROGRESS_KEY => {
                     details.progress = Some(
                         serde_json::from_value(value.clone())
-                            .map_err(|e| SettingError::new(&name, e))?,
+                            .map_err(|e| ConfigError::setting(&name, e))?,
                     );
                 }
                 VERDICT_KEY => {}
                 _ => {
-                    return Err(SettingError::new(
+                    return Err(ConfigError::setting(
                         name,
                         format!(
                             "unknown key; expected one of {} (and {PROGRESS_KEY} and {VERDICT_KEY}, which the function writes)",
@@ -328,7 +285,7 @@ pub fn resolve(
     stage: Stage,
     env: &EnvSettings,
     details: &HookDetails,
-) -> Result<Settings, SettingError> {
+) -> Result<Settings, ConfigError> {
     let max_wait = details.max_wait.unwrap_or(env.max_wait);
     let callback = details.callback.unwrap_or(env.callback);
     let options = DefaultOptions {
@@ -377,7 +334,7 @@ pub fn resolve(
         }
     };
     if plan.wait > max_wait {
-        return Err(SettingError::new(
+        return Err(ConfigError::setting(
             field("waitSeconds"),
             format!(
                 "{} s is longer than maxWaitSeconds ({} s)",
@@ -389,7 +346,7 @@ pub fn resolve(
     if let Some(bake) = plan.bake
         && bake.window > max_wait
     {
-        return Err(SettingError::new(
+        return Err(ConfigError::setting(
             field("bakeSeconds"),
             format!(
                 "{} s is longer than maxWaitSeconds ({} s)",
@@ -406,29 +363,23 @@ pub fn resolve(
     })
 }
 
-fn check_health_path(name: &str, path: &str) -> Result<(), SettingError> {
+fn check_health_path(name: &str, path: &str) -> Result<(), ConfigError> {
     if path.starts_with('/') {
         Ok(())
     } else {
-        Err(SettingError::new(name, "must start with /"))
+        Err(ConfigError::setting(name, "must start with /"))
     }
 }
 
-fn string(name: &str, value: &Value) -> Result<String, SettingError> {
+fn string(name: &str, value: &Value) -> Result<String, ConfigError> {
     value
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| SettingError::new(name, "must be a string"))
+        .ok_or_else(|| ConfigError::setting(name, "must be a string"))
 }
 
-fn positive_seconds(name: &str, value: &Value, max: f64) -> Result<Duration, SettingError> {
-    match value.as_f64() {
-        Some(s) if s.is_finite() && s >= 1.0 && s <= max => Ok(Duration::from_secs_f64(s)),
-        _ => Err(SettingError::new(
-            name,
-            format!("must be a number of seconds from 1 to {max}"),
-        )),
-    }
+fn positive_seconds(name: &str, value: &Value, max: f64) -> Result<Duration, ConfigError> {
+    ranged_seconds_value(name, value, 1.0, max).map_err(ConfigError::into_setting)
 }
 
 fn seconds(
@@ -437,26 +388,20 @@ fn seconds(
     field: &str,
     max: f64,
     zero_allowed: bool,
-) -> Result<Option<Duration>, SettingError> {
+) -> Result<Option<Duration>, ConfigError> {
     let min = if zero_allowed { 0.0 } else { 1.0 };
     match object.remove(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => match value.as_f64() {
-            Some(s) if s.is_finite() && s >= min && s <= max => {
-                Ok(Some(Duration::from_secs_f64(s)))
-            }
-            _ => Err(SettingError::new(
-                format!("{name}.{field}"),
-                format!("must be a number of seconds from {min} to {max}"),
-            )),
-        },
+        Some(value) => ranged_seconds_value(&format!("{name}.{field}"), &value, min, max)
+            .map(Some)
+            .map_err(ConfigError::into_setting),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use autopilot_shared::checks::spec::unique_names;
+    use crate::checks::spec::unique_names;
     use serde_json::json;
 
     fn env(pairs: &[(&str, &str)]) -> EnvSettings {
@@ -604,8 +549,8 @@ mod tests {
         ];
         for (value, name, reason) in cases {
             let error = HookDetails::parse(&value).unwrap_err();
-            assert!(error.name.starts_with(name), "{value}: {error}");
-            assert!(error.reason.contains(reason), "{value}: {error}");
+            assert!(error.name().starts_with(name), "{value}: {error}");
+            assert!(error.reason().contains(reason), "{value}: {error}");
         }
     }
 
@@ -624,9 +569,9 @@ mod tests {
         for (value, name) in cases {
             let details = HookDetails::parse(&value).unwrap();
             let error = resolve(Stage::PostScaleUp, &env(&[]), &details).unwrap_err();
-            assert_eq!(error.name, name, "{error}");
+            assert_eq!(error.name(), name, "{error}");
             assert!(
-                error.reason.contains("longer than maxWaitSeconds (60 s)"),
+                error.reason().contains("longer than maxWaitSeconds (60 s)"),
                 "{error}"
             );
         }
@@ -643,7 +588,7 @@ mod tests {
         assert_eq!(details.max_wait, Some(Duration::from_secs(1_209_600)));
         let error =
             HookDetails::parse(&serde_json::json!({"maxWaitSeconds": 1_209_601})).unwrap_err();
-        assert_eq!(error.name, "hookDetails.maxWaitSeconds");
+        assert_eq!(error.name(), "hookDetails.maxWaitSeconds");
     }
 
     #[test]
@@ -658,7 +603,7 @@ mod tests {
         ];
         for ((name, value), expected) in cases {
             let error = EnvSettings::from_env(&Env::from_pairs([(name, value)])).unwrap_err();
-            assert_eq!(error.name, expected, "{error}");
+            assert_eq!(error.name(), expected, "{error}");
             assert!(
                 error
                     .to_string()
