@@ -19,11 +19,15 @@ fn template() -> Value {
 fn resources(template: &Value) -> Mapping {
     let mut expanded = Mapping::new();
     for (name, resource) in template["Resources"].as_mapping().expect("Resources") {
-        if !name.as_str().is_some_and(|n| n.starts_with("Fn::ForEach::")) {
+        let is_loop = name
+            .as_str()
+            .is_some_and(|n| n.starts_with("Fn::ForEach::"));
+        if !is_loop {
             expanded.insert(name.clone(), resource.clone());
             continue;
         }
-        let [identifier, collection, fragment] = resource.as_sequence().map(Vec::as_slice) else {
+        let Some([identifier, collection, fragment]) = resource.as_sequence().map(Vec::as_slice)
+        else {
             panic!("{name:?} is not [identifier, collection, fragment]");
         };
         let placeholder = format!("${{{}}}", identifier.as_str().expect("identifier"));
@@ -38,21 +42,14 @@ fn resources(template: &Value) -> Mapping {
 
 /// `value` with `placeholder` replaced by `item` in every key and string.
 fn substitute(value: &Value, placeholder: &str, item: &str) -> Value {
+    let sub = |v: &Value| substitute(v, placeholder, item);
     match value {
         Value::String(s) => Value::String(s.replace(placeholder, item)),
-        Value::Sequence(list) => Value::Sequence(
-            list.iter()
-                .map(|v| substitute(v, placeholder, item))
-                .collect(),
-        ),
-        Value::Mapping(map) => Value::Mapping(
-            map.iter()
-                .map(|(k, v)| (substitute(k, placeholder, item), substitute(v, placeholder, item)))
-                .collect(),
-        ),
+        Value::Sequence(list) => Value::Sequence(list.iter().map(sub).collect()),
+        Value::Mapping(map) => Value::Mapping(map.iter().map(|(k, v)| (sub(k), sub(v))).collect()),
         Value::Tagged(tagged) => {
             let mut tagged = tagged.clone();
-            tagged.value = substitute(&tagged.value, placeholder, item);
+            tagged.value = sub(&tagged.value);
             Value::Tagged(tagged)
         }
         other => other.clone(),
