@@ -4,12 +4,56 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use autopilot_tests::{LambdaProcess, LocalAws};
-use serde_norway::Value;
+use serde_norway::{Mapping, Value};
 
 fn template() -> Value {
     let path = format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The template's resources, each `Fn::ForEach::<loop>` entry (the
+/// AWS::LanguageExtensions transform) expanded as CloudFormation expands it:
+/// its fragment once per item of its collection, `${identifier}` replaced by
+/// the item in keys and strings.
+fn resources(template: &Value) -> Mapping {
+    let mut expanded = Mapping::new();
+    for (name, resource) in template["Resources"].as_mapping().expect("Resources") {
+        let is_loop = name
+            .as_str()
+            .is_some_and(|n| n.starts_with("Fn::ForEach::"));
+        if !is_loop {
+            expanded.insert(name.clone(), resource.clone());
+            continue;
+        }
+        let Some([identifier, collection, fragment]) = resource.as_sequence().map(Vec::as_slice)
+        else {
+            panic!("{name:?} is not [identifier, collection, fragment]");
+        };
+        let placeholder = format!("${{{}}}", identifier.as_str().expect("identifier"));
+        for item in collection.as_sequence().expect("a literal collection") {
+            let item = item.as_str().expect("a string item");
+            let fragment = substitute(fragment, &placeholder, item);
+            expanded.extend(fragment.as_mapping().expect("fragment").clone());
+        }
+    }
+    expanded
+}
+
+/// `value` with `placeholder` replaced by `item` in every key and string.
+fn substitute(value: &Value, placeholder: &str, item: &str) -> Value {
+    let sub = |v: &Value| substitute(v, placeholder, item);
+    match value {
+        Value::String(s) => Value::String(s.replace(placeholder, item)),
+        Value::Sequence(list) => Value::Sequence(list.iter().map(sub).collect()),
+        Value::Mapping(map) => Value::Mapping(map.iter().map(|(k, v)| (sub(k), sub(v))).collect()),
+        Value::Tagged(tagged) => {
+            let mut tagged = tagged.clone();
+            tagged.value = sub(&tagged.value);
+            Value::Tagged(tagged)
+        }
+        other => other.clone(),
+    }
 }
 
 /// The logical id a `!GetAtt X.Arn` or `!Ref X` names.
@@ -32,7 +76,7 @@ fn referenced_resource(value: &Value) -> Option<String> {
 /// Binary name to the actions of its role's `aws-api-calls` policy. Functions
 /// built from one binary must share one role.
 fn granted_actions(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
-    let resources = template["Resources"].as_mapping().expect("Resources");
+    let resources = &resources(template);
     let mut roles: BTreeMap<String, String> = BTreeMap::new();
     for (name, resource) in resources {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
