@@ -99,9 +99,13 @@ impl Watch {
             .stdout(out.try_clone().unwrap())
             .stderr(out);
         // The functions' AWS settings come from the env file alone, as a
-        // user's would: none of the test process's own leak in.
+        // user's would: none of the test process's own leak in. Nor do the
+        // variables `cargo test` sets for this test (CARGO_MANIFEST_DIR,
+        // CARGO_PKG_*, ...): crates that read them at build time would
+        // otherwise be rebuilt by watch's `cargo run`.
         for (key, _) in std::env::vars() {
-            if key.starts_with("AWS_") {
+            let cargo_set = key == "CARGO" || (key.starts_with("CARGO_") && key != "CARGO_HOME");
+            if key.starts_with("AWS_") || cargo_set {
                 command.env_remove(key);
             }
         }
@@ -198,16 +202,49 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        // The whole process group: watch, `cargo run`, the function binaries.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .status();
+        // Watch starts each `cargo run` in a process group of its own, so
+        // every process group under watch goes: watch's, each `cargo run`'s
+        // (with rustc and the function binary).
+        let mut groups = descendants(self.child.id());
+        groups.push(self.child.id());
+        for group in groups {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Every process under `pid` (children, their children, ...), from /proc.
+fn descendants(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let child: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid ...`; comm may hold spaces.
+            let after = stat.rsplit_once(')')?.1;
+            let parent: u32 = after.split_whitespace().nth(1)?.parse().ok()?;
+            Some((child, parent))
+        })
+        .collect();
+    let mut found = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for (child, _) in parents.iter().filter(|(_, p)| *p == parent) {
+            found.push(*child);
+            frontier.push(*child);
+        }
+    }
+    found
 }
 
 /// A port free on 127.0.0.1 now.
