@@ -2,68 +2,32 @@
 //! as `InvalidInput` with a message naming the bad field, before any AWS
 //! call (every request the function's clients send is counted, none sent).
 
-#[path = "../../../shared/tests/support/counting.rs"]
-mod counting;
-#[path = "../../../shared/tests/support/events.rs"]
-mod events;
-#[path = "../../../shared/tests/support/json.rs"]
-mod json;
-
-use std::cell::Cell;
-
-use autopilot_shared::HandlerError;
 use autopilot_shared::config::Env;
-use counting::{Requests, check, context, paused_runtime};
-use events::{ECR_KEYS, ecr_event};
-use json::{Field, Mutant, any_json, any_scalar, graft, mutant, sample_event};
+use autopilot_test_support::bad_input::{
+    Harness, Outcome, a_bad_field_is_named_and_rejected_before_any_call,
+    arbitrary_events_are_rejected_before_any_call, context, names_a_path,
+};
+use autopilot_test_support::events::{ECR_KEYS, ecr_event};
+use autopilot_test_support::json::{Field, any_json, any_scalar, graft, sample_event};
 use lambda_runtime::LambdaEvent;
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use redeploy_on_push::{Config, Function};
 use serde_json::{Value, json};
 
-/// The function, its counted requests, and a runtime to invoke it on.
-struct Harness {
-    function: Function,
-    requests: Requests,
-    runtime: tokio::runtime::Runtime,
-}
-
-/// What an invocation did with an event.
-#[derive(Debug)]
-enum Outcome {
-    /// `InvalidInput`, with its message.
-    Rejected(String),
-    /// Not a successful push: nothing to do.
-    Ignored,
-    /// Read as a push, and redeployed (here, failed on the first AWS call).
-    Accepted,
-}
-
-impl Harness {
-    fn new() -> Self {
-        let requests = Requests::default();
-        let config = Config::from_env(&Env::from_pairs([("DRY_RUN", "false")]));
-        Harness {
-            function: Function::new(requests.sdk_config("us-east-1"), config),
-            requests,
-            runtime: paused_runtime(),
-        }
-    }
-
-    /// Invokes the function; the outcome and the requests it sent.
-    fn invoke(&self, payload: Value) -> (Outcome, usize) {
-        self.requests.take();
-        let result: Result<Value, HandlerError> = self
-            .runtime
-            .block_on(self.function.handle(LambdaEvent::new(payload, context())));
-        let outcome = match result {
-            Err(error) if error.error_type() == "InvalidInput" => {
-                Outcome::Rejected(error.message().to_owned())
-            }
+/// The function against counted requests, and how to invoke it: an event
+/// that is not a successful push is `Ignored`.
+fn function() -> impl Fn(Value) -> Result<(Outcome, usize), TestCaseError> {
+    let harness = Harness::new();
+    let config = Config::from_env(&Env::from_pairs([("DRY_RUN", "false")]));
+    let function = Function::new(harness.sdk_config("us-east-1"), config);
+    move |payload| {
+        let (result, requests) = harness.run(function.handle(LambdaEvent::new(payload, context())));
+        let outcome = match &result {
             Ok(answer) if answer.get("ignored").is_some() => Outcome::Ignored,
-            _ => Outcome::Accepted,
+            result => Outcome::of(result),
         };
-        (outcome, self.requests.take())
+        Ok((outcome, requests))
     }
 }
 
@@ -142,7 +106,6 @@ fn push_event() -> impl Strategy<Value = (Value, Vec<Field>)> {
 
 #[test]
 fn arbitrary_events_never_panic_and_rejections_make_no_call() {
-    let harness = Harness::new();
     let events = prop_oneof![
         any_json(ECR_KEYS),
         graft(
@@ -155,59 +118,12 @@ fn arbitrary_events_never_panic_and_rejections_make_no_call() {
         ),
         push_event().prop_map(|(doc, _)| doc),
     ];
-    let (rejected, accepted_with_calls) = (Cell::new(0), Cell::new(0));
-    check(256, events, |payload| {
-        let (outcome, requests) = harness.invoke(payload.clone());
-        match outcome {
-            Outcome::Rejected(message) => {
-                rejected.set(rejected.get() + 1);
-                prop_assert_eq!(requests, 0, "{} rejected after AWS calls", payload);
-                // `path: reason`; a key that is empty is named by the reason.
-                let named = message
-                    .strip_prefix("malformed ECR image action event: ")
-                    .and_then(|rest| rest.split_once(": "))
-                    .is_some_and(|(path, reason)| !path.is_empty() || reason.contains("``"));
-                prop_assert!(named, "{}", message);
-            }
-            Outcome::Ignored => prop_assert_eq!(requests, 0, "{} ignored after AWS calls", payload),
-            Outcome::Accepted => {
-                accepted_with_calls.set(accepted_with_calls.get() + (requests > 0) as u32)
-            }
-        }
-        Ok(())
+    arbitrary_events_are_rejected_before_any_call(256, events, function(), |message| {
+        names_a_path(message, "malformed ECR image action event: ")
     });
-    assert!(rejected.get() > 0, "no event was rejected");
-    assert!(accepted_with_calls.get() > 0, "no event reached AWS");
 }
 
 #[test]
 fn a_bad_field_is_named_and_rejected_before_any_call() {
-    let harness = Harness::new();
-    let mutants = push_event().prop_flat_map(|(doc, fields)| mutant(doc, fields));
-    let rejected = Cell::new(0);
-    check(256, mutants, |mutant| {
-        let Mutant {
-            doc,
-            name,
-            change,
-            must_reject,
-        } = mutant;
-        let (outcome, requests) = harness.invoke(doc.clone());
-        match outcome {
-            Outcome::Rejected(message) => {
-                rejected.set(rejected.get() + 1);
-                prop_assert_eq!(requests, 0, "{} rejected after AWS calls", doc);
-                prop_assert!(
-                    message.contains(&name),
-                    "{doc}: {change:?} of {name}: {message}"
-                );
-            }
-            outcome => prop_assert!(
-                !must_reject,
-                "{doc}: {change:?} of {name} not rejected: {outcome:?}"
-            ),
-        }
-        Ok(())
-    });
-    assert!(rejected.get() > 0, "no event was rejected");
+    a_bad_field_is_named_and_rejected_before_any_call(256, push_event(), function(), true);
 }

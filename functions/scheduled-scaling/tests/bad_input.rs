@@ -4,60 +4,32 @@
 //! counted, none sent). A valid payload goes on to select the services:
 //! those calls are counted too.
 
-#[path = "../../../shared/tests/support/counting.rs"]
-mod counting;
-#[path = "../../../shared/tests/support/events.rs"]
-mod events;
-#[path = "../../../shared/tests/support/json.rs"]
-mod json;
-
-use std::cell::Cell;
-
 use autopilot_shared::config::Env;
-use counting::{Requests, check, context, paused_runtime};
-use events::{SCALING_KEYS, scaling_payload};
-use json::{Mutant, any_json, any_scalar, graft, mutant, sample_event};
+use autopilot_test_support::bad_input::{
+    Harness, Outcome, a_bad_field_is_named_and_rejected_before_any_call,
+    arbitrary_events_are_rejected_before_any_call, context, names_a_path,
+};
+use autopilot_test_support::events::{SCALING_KEYS, scaling_payload};
+use autopilot_test_support::json::{any_json, any_scalar, graft, sample_event};
 use lambda_runtime::LambdaEvent;
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use scheduled_scaling::{Config, Function};
 use serde_json::Value;
 
-/// The function, its counted requests, and a runtime to invoke it on.
-struct Harness {
-    function: Function,
-    requests: Requests,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Harness {
-    fn new() -> Self {
-        let requests = Requests::default();
-        let config = Config::from_env(&Env::from_pairs([("DRY_RUN", "false")]));
-        Harness {
-            function: Function::new(&requests.sdk_config("eu-west-1"), config),
-            requests,
-            runtime: paused_runtime(),
-        }
-    }
-
-    /// Invokes the function: the `InvalidInput` message if it rejected the
-    /// payload, and the requests it sent.
-    fn invoke(&self, payload: Value) -> (Option<String>, usize) {
-        self.requests.take();
-        let result = self
-            .runtime
-            .block_on(self.function.handle(LambdaEvent::new(payload, context())));
-        let rejected = match result {
-            Err(error) if error.error_type() == "InvalidInput" => Some(error.message().to_owned()),
-            _ => None,
-        };
-        (rejected, self.requests.take())
+/// The function against counted requests, and how to invoke it.
+fn function() -> impl Fn(Value) -> Result<(Outcome, usize), TestCaseError> {
+    let harness = Harness::new();
+    let config = Config::from_env(&Env::from_pairs([("DRY_RUN", "false")]));
+    let function = Function::new(&harness.sdk_config("eu-west-1"), config);
+    move |payload| {
+        let (result, requests) = harness.run(function.handle(LambdaEvent::new(payload, context())));
+        Ok((Outcome::of(&result), requests))
     }
 }
 
 #[test]
 fn arbitrary_payloads_never_panic_and_rejections_make_no_call() {
-    let harness = Harness::new();
     let payloads = prop_oneof![
         any_json(SCALING_KEYS),
         graft(
@@ -71,50 +43,12 @@ fn arbitrary_payloads_never_panic_and_rejections_make_no_call() {
         graft(sample_event("scheduled-scaling/restore.json"), any_scalar()),
         scaling_payload().prop_map(|(doc, _)| doc),
     ];
-    let (rejected, accepted_with_calls) = (Cell::new(0), Cell::new(0));
-    check(256, payloads, |payload| {
-        let (rejection, requests) = harness.invoke(payload.clone());
-        match rejection {
-            Some(message) => {
-                rejected.set(rejected.get() + 1);
-                prop_assert_eq!(requests, 0, "{} rejected after AWS calls", payload);
-                // `path: reason`; a key that is empty is named by the reason.
-                let named = message
-                    .strip_prefix("malformed scheduled-scaling event: ")
-                    .and_then(|rest| rest.split_once(": "))
-                    .is_some_and(|(path, reason)| !path.is_empty() || reason.contains("``"));
-                prop_assert!(named, "{}", message);
-            }
-            None => accepted_with_calls.set(accepted_with_calls.get() + (requests > 0) as u32),
-        }
-        Ok(())
+    arbitrary_events_are_rejected_before_any_call(256, payloads, function(), |message| {
+        names_a_path(message, "malformed scheduled-scaling event: ")
     });
-    assert!(rejected.get() > 0, "no payload was rejected");
-    assert!(accepted_with_calls.get() > 0, "no payload reached AWS");
 }
 
 #[test]
 fn a_bad_field_is_named_and_rejected_before_any_call() {
-    let harness = Harness::new();
-    let mutants = scaling_payload().prop_flat_map(|(doc, fields)| mutant(doc, fields));
-    check(256, mutants, |mutant| {
-        let Mutant {
-            doc,
-            name,
-            change,
-            must_reject,
-        } = mutant;
-        let (rejection, requests) = harness.invoke(doc.clone());
-        match rejection {
-            Some(message) => {
-                prop_assert_eq!(requests, 0, "{} rejected after AWS calls", doc);
-                prop_assert!(
-                    message.contains(&name),
-                    "{doc}: {change:?} of {name}: {message}"
-                );
-            }
-            None => prop_assert!(!must_reject, "{doc}: {change:?} of {name} not rejected"),
-        }
-        Ok(())
-    });
+    a_bad_field_is_named_and_rejected_before_any_call(256, scaling_payload(), function(), false);
 }

@@ -2,11 +2,9 @@
 //! arbitrary JSON documents, and valid documents with one field removed,
 //! retyped or set to a value out of its range.
 //!
-//! Included by `shared/tests/properties.rs` and by each function's
-//! `tests/bad_input.rs` (`#[path = ...] mod json;`), so that every parser
-//! is fed the same kinds of bad input.
-
-#![allow(dead_code)]
+//! Used by `shared/tests/properties.rs` and by each function's
+//! `tests/bad_input.rs`, so that every parser is fed the same kinds of bad
+//! input.
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -324,13 +322,8 @@ pub fn all_paths(doc: &Value) -> Vec<Vec<String>> {
 
 /// The sample event `events/<name>` of the repository.
 pub fn sample_event(name: &str) -> Value {
+    // This crate sits at the repository's root, beside events/.
     let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    let path = if std::path::Path::new(&path).exists() {
-        path
-    } else {
-        // A function crate is one level deeper than shared/.
-        format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"))
-    };
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -2,17 +2,15 @@
 //! fields and the values out of their range: what the property tests of
 //! the parsers start from before breaking one field (see `json.rs`).
 //!
-//! Included by `shared/tests/properties.rs` and by each function's
+//! Used by `shared/tests/properties.rs` and by each function's
 //! `tests/bad_input.rs`.
-
-#![allow(dead_code)]
 
 use autopilot_shared::image::EcrRegistry;
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Value, json};
 
-use super::json::{Field, Kind};
+use crate::json::{Field, Kind};
 
 /// A repository path component: `[a-z0-9]+` joined by `.`, `_`, `__` or `-`s.
 pub fn component(dots: bool) -> impl Strategy<Value = String> {
@@ -24,15 +22,18 @@ pub fn component(dots: bool) -> impl Strategy<Value = String> {
     pattern.prop_filter("localhost is a registry", |c| c != "localhost")
 }
 
+/// An ECR registry: a 12-digit account and a region.
 pub fn ecr_registry() -> impl Strategy<Value = EcrRegistry> {
     ("[0-9]{12}", "(us|eu|ap|cn|sa)-[a-z]{4,9}-[1-9]")
         .prop_map(|(account_id, region)| EcrRegistry { account_id, region })
 }
 
+/// An image tag.
 pub fn tag() -> impl Strategy<Value = String> {
     "[A-Za-z0-9_][A-Za-z0-9_.-]{0,40}"
 }
 
+/// A digest: sha256, sha512, or another algorithm.
 pub fn digest() -> impl Strategy<Value = String> {
     prop_oneof![
         "[0-9a-f]{64}".prop_map(|hex| format!("sha256:{hex}")),
@@ -90,6 +91,7 @@ pub fn with_optional(mut object: Value, fields: Vec<(&str, Option<Value>)>) -> V
     object
 }
 
+/// `Some` of `strategy`, or `None`.
 pub fn opt<T: std::fmt::Debug + Clone>(
     strategy: impl Strategy<Value = T>,
 ) -> impl Strategy<Value = Option<T>> {
@@ -525,6 +527,7 @@ pub fn check(urls: bool) -> impl Strategy<Value = (Value, Vec<Field>)> {
     })
 }
 
+/// Keys of a scaling payload, for arbitrary documents.
 pub const SCALING_KEYS: &[&str] = &[
     "action",
     "services",
@@ -706,6 +709,7 @@ pub fn scaling_payload() -> impl Strategy<Value = (Value, Vec<Field>)> {
     })
 }
 
+/// Keys of an ECR image action event, for arbitrary documents.
 pub const ECR_KEYS: &[&str] = &[
     "version",
     "id",

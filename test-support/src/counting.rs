@@ -1,16 +1,12 @@
 //! An `SdkConfig` whose HTTP client counts every request a function's AWS
 //! clients send, and answers each with a connection error: no endpoint is
-//! ever contacted. Included by each function's `tests/bad_input.rs`.
-
-#![allow(dead_code)]
-
-// Next to this file, whichever test crate includes it.
-#[path = "cases.rs"]
-mod cases;
+//! ever contacted. Used by each function's `tests/bad_input.rs`, through
+//! [`crate::bad_input`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::cases;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,

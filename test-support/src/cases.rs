@@ -2,10 +2,8 @@
 //! when set; never none. proptest itself takes `PROPTEST_CASES=0` and then
 //! passes every property without running a case, so a run that asks for
 //! fewer than [`MIN_CASES`] (or for something that is not a count) fails
-//! instead. Included by `properties.rs` and, through `counting.rs`, by each
-//! function's `tests/bad_input.rs`.
-
-#![allow(dead_code)]
+//! instead. Used by `shared/tests/properties.rs` and, through [`crate::counting::check`],
+//! by each function's `tests/bad_input.rs`.
 
 use proptest::test_runner::Config;
 
