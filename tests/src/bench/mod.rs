@@ -115,6 +115,25 @@ impl Options {
     }
 }
 
+/// The goals the report measures against, as "A house a newcomer can live
+/// in" states them: each met when the measurement is at (or better than) the
+/// bound. Sizes and memory in MB of 10^6 bytes, as the tables print them.
+pub mod goals {
+    /// Each arm64 `bootstrap`, raw: at most 8 MB.
+    pub const MAX_BOOTSTRAP_BYTES: u64 = 8_000_000;
+    /// Each function's cold start, median, on an idle machine: at most 4 ms.
+    pub const MAX_COLD_START_MEDIAN_MS: f64 = 4.0;
+    /// The Python baseline's cold start median over Rust's, in the same run: at least 60.
+    pub const MIN_TIMES_FASTER_THAN_PYTHON: f64 = 60.0;
+    /// Peak RSS over a cold start and the invocations: at most 16 MB.
+    pub const MAX_PEAK_RSS_BYTES: u64 = 16_000_000;
+
+    /// A bound in whole MB, for the goal texts: `8 MB`.
+    pub fn whole_mb(bytes: u64) -> String {
+        format!("{} MB", bytes / 1_000_000)
+    }
+}
+
 /// The sections `--only` accepts.
 pub const SECTIONS: [&str; 5] = [
     "cold-start",
@@ -409,6 +428,14 @@ mod tests {
         assert!(options.runs("size") && options.runs("cold-start") && !options.runs("invocation"));
         assert!(Options::from_args(["--only", "nope"].map(String::from)).is_err());
         assert!(Options::from_args(["--frobnicate"].map(String::from)).is_err());
+    }
+
+    #[test]
+    fn goal_bounds_print_in_whole_mb() {
+        assert_eq!(goals::whole_mb(goals::MAX_BOOTSTRAP_BYTES), "8 MB");
+        assert_eq!(goals::whole_mb(goals::MAX_PEAK_RSS_BYTES), "16 MB");
+        assert_eq!(format!("{}", goals::MAX_COLD_START_MEDIAN_MS), "4");
+        assert_eq!(format!("{}", goals::MIN_TIMES_FASTER_THAN_PYTHON), "60");
     }
 
     #[test]

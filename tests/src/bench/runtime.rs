@@ -17,6 +17,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::fixtures::Workload;
+use super::goals::{
+    MAX_COLD_START_MEDIAN_MS, MAX_PEAK_RSS_BYTES, MIN_TIMES_FASTER_THAN_PYTHON, whole_mb,
+};
 use super::{Memory, Options, Section, Stats, mb, memory, ms, ratio, start, table};
 use crate::LocalAws;
 
@@ -198,7 +201,8 @@ pub fn cold_start_section(rows: &[ColdStart], starts: usize) -> Section {
          Process start to the first `GET /2018-06-01/runtime/invocation/next` on a loopback Runtime API, \
          {starts} starts per target (round-robin, after one untimed warm-up start each), release binaries, \
          environment as Lambda sets it for a 128 MB function plus the Region, credentials and \
-         `AWS_ENDPOINT_URL` of the local AWS. Goal: under 5 ms median.\n\n{}",
+         `AWS_ENDPOINT_URL` of the local AWS. Goal: at most {MAX_COLD_START_MEDIAN_MS} ms median \
+         on an idle machine.\n\n{}",
         table(
             &[
                 "function",
@@ -362,9 +366,10 @@ pub fn invocation_section(rows: &[Invocations], count: usize) -> Section {
          One process per row: a cold start, then {count} events (the first one timed as *first*, \
          the other {} as *warm*), each doing the function's real work against the local AWS with \
          **no added API latency** (moto answers in about 1–5 ms a call). Peak RSS is `VmHWM` after \
-         the last invocation. Goal: peak RSS under 20 MB.\n\n{}\n\
+         the last invocation. Goal: peak RSS at most {}.\n\n{}\n\
          Events:\n{}\n",
         count - 1,
+        whole_mb(MAX_PEAK_RSS_BYTES),
         table(
             &[
                 "function",
@@ -510,7 +515,7 @@ pub fn baseline_section(cold: &[ColdStart], runs: &[Invocations]) -> Section {
          Client (`awslambdaric`), started the way Lambda's Python runtime starts it, clients created \
          at init, making the same AWS calls for the same events against the same local AWS and \
          Runtime API. The last column is Python ÷ Rust (how many times more). Goal: cold start at least \
-         50× faster than the baseline.\n\n{}",
+         {MIN_TIMES_FASTER_THAN_PYTHON}× faster than the baseline, in the same run.\n\n{}",
         table(
             &["function", "metric", "Rust", "Python", "Python ÷ Rust"],
             &[false, false, true, true, true],

@@ -1,7 +1,7 @@
 //! Benchmarks, printed as tables and written as Markdown and JSON under
 //! `target/bench/` (one pair of files per section, and a combined
-//! `README.md` with the goals of issue 8). Never asserted: the numbers are
-//! for reading.
+//! `README.md` with the goals, each marked met or missed). Never asserted:
+//! the numbers are for reading.
 //!
 //! Run with `./scripts/bench` (`--quick` for a shorter run), which installs
 //! what it needs, builds the release binaries and the arm64 bootstraps,
@@ -29,6 +29,10 @@ use std::time::Instant;
 
 use autopilot_tests::LocalAws;
 use autopilot_tests::bench::fixtures::Workload;
+use autopilot_tests::bench::goals::{
+    MAX_BOOTSTRAP_BYTES, MAX_COLD_START_MEDIAN_MS, MAX_PEAK_RSS_BYTES,
+    MIN_TIMES_FASTER_THAN_PYTHON, whole_mb,
+};
 use autopilot_tests::bench::runtime::{self, ColdStart, Invocations, Runtime, Target};
 use autopilot_tests::bench::scale::{self, ScaleRow, ScalingRow};
 use autopilot_tests::bench::size::{self, Size};
@@ -119,7 +123,7 @@ async fn main() {
         );
     }
 
-    let goals = goals(&cold, &runs, &sizes, &redeploy);
+    let goals = goals(&machine, &cold, &runs, &sizes, &redeploy);
     let elapsed = begun.elapsed().as_secs_f64();
     let mut readme = format!(
         "# ecs-autopilot benchmarks\n\n\
@@ -192,8 +196,10 @@ async fn targets(local: &LocalAws, options: &Options) -> Vec<Target> {
     targets
 }
 
-/// The goals of issue 8 against what was measured: Markdown and JSON.
+/// The goals (`bench::goals`, and discovery at the API limits) against what
+/// was measured: Markdown and JSON.
 fn goals(
+    machine: &Machine,
     cold: &[ColdStart],
     runs: &[Invocations],
     sizes: &[Size],
@@ -218,9 +224,16 @@ fn goals(
     for function in FUNCTIONS {
         if let Some(stats) = rust_cold(function) {
             add(
-                format!("`{function}` cold start < 5 ms median"),
-                format!("{} median, {} p90", ms(stats.median_ms), ms(stats.p90_ms)),
-                Some(stats.median_ms < 5.0),
+                format!(
+                    "`{function}` cold start ≤ {MAX_COLD_START_MEDIAN_MS} ms median (idle machine)"
+                ),
+                format!(
+                    "{} median, {} p90 (load average {})",
+                    ms(stats.median_ms),
+                    ms(stats.p90_ms),
+                    machine.load_average_at_start
+                ),
+                Some(stats.median_ms <= MAX_COLD_START_MEDIAN_MS),
             );
         }
     }
@@ -228,35 +241,46 @@ fn goals(
         if let (Some(p), Some(r)) = (python.stats, rust_cold(&python.function)) {
             let times = p.median_ms / r.median_ms;
             add(
-                format!("`{}` cold start ≥ 50× faster than Python", python.function),
+                format!(
+                    "`{}` cold start ≥ {MIN_TIMES_FASTER_THAN_PYTHON}× faster than Python",
+                    python.function
+                ),
                 format!("{times:.0}× ({} vs {})", ms(r.median_ms), ms(p.median_ms)),
-                Some(times >= 50.0),
+                Some(times >= MIN_TIMES_FASTER_THAN_PYTHON),
             );
         }
     }
     for run in runs.iter().filter(|r| r.runtime == Runtime::Rust) {
         if let Some(memory) = run.memory {
             add(
-                format!("`{}` peak RSS < 20 MB", run.function),
+                format!(
+                    "`{}` peak RSS ≤ {}",
+                    run.function,
+                    whole_mb(MAX_PEAK_RSS_BYTES)
+                ),
                 mb(memory.peak_rss_bytes),
-                Some(memory.peak_rss_bytes < 20_000_000),
+                Some(memory.peak_rss_bytes <= MAX_PEAK_RSS_BYTES),
             );
         }
     }
     for size in sizes.iter().filter(|s| s.architecture == "aarch64") {
         add(
-            format!("`{}` arm64 bootstrap < 8 MB raw", size.function),
+            format!(
+                "`{}` arm64 bootstrap ≤ {} raw",
+                size.function,
+                whole_mb(MAX_BOOTSTRAP_BYTES)
+            ),
             format!(
                 "{} ({} zipped)",
                 mb(size.raw_bytes),
                 size.zipped_bytes.map_or("-".into(), mb)
             ),
-            Some(size.raw_bytes < 8_000_000),
+            Some(size.raw_bytes <= MAX_BOOTSTRAP_BYTES),
         );
     }
     if sizes.iter().all(|s| s.architecture != "aarch64") && !sizes.is_empty() {
         add(
-            "arm64 bootstraps < 8 MB raw".into(),
+            format!("arm64 bootstraps ≤ {} raw", whole_mb(MAX_BOOTSTRAP_BYTES)),
             "no arm64 build (see Binary size); x86_64 shown there".into(),
             None,
         );
@@ -329,7 +353,7 @@ fn goals(
         }
     }
     let markdown = format!(
-        "## Goals (issue 8)\n\n{}",
+        "## Goals\n\n{}",
         table(
             &["goal", "measured", "verdict"],
             &[false, false, false],
