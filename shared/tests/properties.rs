@@ -21,12 +21,12 @@ use autopilot_shared::checks::{CheckPlan, CheckSpec};
 use autopilot_shared::events::{EcrImageEvent, parse_event};
 use autopilot_shared::image::{DEFAULT_REGISTRY, Digest, EcrRegistry, ImageRef, ImageRefError};
 use autopilot_shared::redeploy::policy::{Admission, Policy, REDEPLOY_TAG, parse_version};
-use autopilot_test_support::cases;
 use autopilot_test_support::events::{
     CHECK_KEYS, ECR_KEYS, SCALING_KEYS, check, component, digest, ecr_event, ecr_registry, opt,
     scaling_payload, tag,
 };
 use autopilot_test_support::json::{Change, Field, Kind, Mutant, any_json, any_string, mutant};
+use autopilot_test_support::{cases, json};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::Config;

@@ -82,7 +82,7 @@ impl Harness {
 /// passes `well_named`, an ignored event makes no AWS call; some event
 /// must be rejected and some must reach AWS.
 #[track_caller]
-pub fn arbitrary_events_are_rejected_before_any_call(
+pub fn rejects_arbitrary_events(
     cases: u32,
     events: impl Strategy<Value = Value>,
     invoke: impl Fn(Value) -> Result<(Outcome, usize), TestCaseError>,
@@ -122,7 +122,7 @@ pub fn names_a_path(message: &str, prefix: &str) -> bool {
 /// the field; a change that must be rejected is. With `some_rejected`,
 /// some event must be rejected.
 #[track_caller]
-pub fn a_bad_field_is_named_and_rejected_before_any_call(
+pub fn names_bad_fields(
     cases: u32,
     valid: impl Strategy<Value = (Value, Vec<Field>)>,
     invoke: impl Fn(Value) -> Result<(Outcome, usize), TestCaseError>,

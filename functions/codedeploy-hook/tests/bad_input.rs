@@ -6,8 +6,7 @@
 
 use autopilot_shared::config::Env;
 use autopilot_test_support::bad_input::{
-    Harness, Outcome, a_bad_field_is_named_and_rejected_before_any_call,
-    arbitrary_events_are_rejected_before_any_call, context, names_a_path,
+    Harness, Outcome, context, names_a_path, names_bad_fields, rejects_arbitrary_events,
 };
 use autopilot_test_support::events::{CODEDEPLOY_KEYS, codedeploy_event};
 use autopilot_test_support::json::{any_json, any_scalar, graft, sample_event};
@@ -37,12 +36,12 @@ fn arbitrary_events_never_panic_and_rejections_make_no_call() {
         graft(sample, any_scalar()),
         codedeploy_event().prop_map(|(doc, _)| doc),
     ];
-    arbitrary_events_are_rejected_before_any_call(256, events, function(), |message| {
+    rejects_arbitrary_events(256, events, function(), |message| {
         names_a_path(message, "malformed CodeDeploy lifecycle hook event: ")
     });
 }
 
 #[test]
 fn a_bad_field_is_named_and_rejected_before_any_call() {
-    a_bad_field_is_named_and_rejected_before_any_call(256, codedeploy_event(), function(), false);
+    names_bad_fields(256, codedeploy_event(), function(), false);
 }

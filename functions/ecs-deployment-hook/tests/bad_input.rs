@@ -6,8 +6,7 @@
 
 use autopilot_shared::config::Env;
 use autopilot_test_support::bad_input::{
-    Harness, Outcome, a_bad_field_is_named_and_rejected_before_any_call,
-    arbitrary_events_are_rejected_before_any_call, context,
+    Harness, Outcome, context, names_bad_fields, rejects_arbitrary_events,
 };
 use autopilot_test_support::counting::check;
 use autopilot_test_support::events::{ECS_HOOK_KEYS, ecs_hook_event, hook_details};
@@ -66,14 +65,14 @@ fn arbitrary_events_never_panic_and_rejections_make_no_call() {
         ecs_hook_event().prop_map(|(doc, _)| doc),
     ];
     // `malformed ... event: path: reason` or `bad configuration: invalid name: reason`.
-    arbitrary_events_are_rejected_before_any_call(256, events, function(), |reason| {
+    rejects_arbitrary_events(256, events, function(), |reason| {
         reason.matches(": ").count() >= 2
     });
 }
 
 #[test]
 fn a_bad_field_is_named_and_rejected_before_any_call() {
-    a_bad_field_is_named_and_rejected_before_any_call(256, ecs_hook_event(), function(), false);
+    names_bad_fields(256, ecs_hook_event(), function(), false);
 }
 
 #[test]

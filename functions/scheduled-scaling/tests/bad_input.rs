@@ -6,8 +6,7 @@
 
 use autopilot_shared::config::Env;
 use autopilot_test_support::bad_input::{
-    Harness, Outcome, a_bad_field_is_named_and_rejected_before_any_call,
-    arbitrary_events_are_rejected_before_any_call, context, names_a_path,
+    Harness, Outcome, context, names_a_path, names_bad_fields, rejects_arbitrary_events,
 };
 use autopilot_test_support::events::{SCALING_KEYS, scaling_payload};
 use autopilot_test_support::json::{any_json, any_scalar, graft, sample_event};
@@ -43,12 +42,12 @@ fn arbitrary_payloads_never_panic_and_rejections_make_no_call() {
         graft(sample_event("scheduled-scaling/restore.json"), any_scalar()),
         scaling_payload().prop_map(|(doc, _)| doc),
     ];
-    arbitrary_events_are_rejected_before_any_call(256, payloads, function(), |message| {
+    rejects_arbitrary_events(256, payloads, function(), |message| {
         names_a_path(message, "malformed scheduled-scaling event: ")
     });
 }
 
 #[test]
 fn a_bad_field_is_named_and_rejected_before_any_call() {
-    a_bad_field_is_named_and_rejected_before_any_call(256, scaling_payload(), function(), false);
+    names_bad_fields(256, scaling_payload(), function(), false);
 }
