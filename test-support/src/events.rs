@@ -1151,7 +1151,9 @@ pub fn ecs_hook_event() -> impl Strategy<Value = (Value, Vec<Field>)> {
                         json!([{"kind": "nope"}]),
                         json!([{"kind": "metric"}]),
                         json!({"checks": [], "waitSeconds": -1}),
-                        json!({"checks": [], "waitSeconds": 90_000}),
+                        // Past ECS's maxWaitSeconds limit (14 days), so out of
+                        // range whatever maxWaitSeconds the event carries.
+                        json!({"checks": [], "waitSeconds": 1_209_601}),
                         json!({"checks": [], "bakeSeconds": 3601}),
                     ],
                 ),

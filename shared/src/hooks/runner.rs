@@ -44,6 +44,9 @@ pub trait Evaluated: Send {
     fn results(&self) -> &[CheckResult];
 }
 
+/// An answer, and the verdict metric's dimension values after `Function`.
+pub type Answered<A> = (A, Vec<String>);
+
 /// One hook invocation: what differs between hooks.
 pub trait HookInvocation: Sync {
     /// What the evaluation decided.
@@ -63,7 +66,7 @@ pub trait HookInvocation: Sync {
         &self,
         outcome: Self::Outcome,
         deadlines: Deadlines,
-    ) -> BoxFuture<'_, Result<(Self::Answer, Vec<String>), HandlerError>>;
+    ) -> BoxFuture<'_, Result<Answered<Self::Answer>, HandlerError>>;
 
     /// The verdict metric.
     fn metric(&self) -> VerdictMetric<'_>;
