@@ -1,16 +1,19 @@
 //! One `SdkConfig` for every client, with explicit time limits, and one way
 //! to classify what the AWS SDK returns.
 //!
-//! Loading the configuration through `aws_config` is what makes the standard
-//! `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`) send every call to a
-//! local AWS in tests and in the demo. Retries and time limits are chosen per
-//! function ([`CallPolicy`]).
+//! The configuration is read from the standard environment variables, as
+//! the SDK reads them ([`sdk_config`]): `AWS_ENDPOINT_URL` (and
+//! `AWS_ENDPOINT_URL_<SERVICE>`) send every call to a local AWS in tests and
+//! in the demo. Retries and time limits are chosen per function
+//! ([`CallPolicy`]).
 
-use aws_config::environment::{
-    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
-};
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
+use aws_config::{BehaviorVersion, Region, SdkConfig, timeout::TimeoutConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_runtime::env_config::EnvConfigValue;
+use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -25,8 +28,9 @@ use aws_smithy_runtime_api::client::runtime_components::{
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
-pub use crate::config::{CallPolicy, Retries, RetryMode, Timeouts};
+pub use crate::config::{CallPolicy, Env, Retries, RetryMode, Timeouts};
 use crate::error::{Classify, ErrorKind};
 
 // The policy itself (a plain value, read from the environment) is config's;
@@ -60,35 +64,119 @@ impl CallPolicy {
     }
 }
 
-/// Loads the one `SdkConfig` a function builds all its clients from, with
-/// the function's retry and time limits.
+/// The one `SdkConfig` a function builds all its clients from, with the
+/// function's retry and time limits, read from the environment Lambda gives
+/// every function.
 ///
-/// Region, credentials and endpoint come from the standard environment
-/// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, ..., `AWS_ENDPOINT_URL`), as Lambda
-/// sets them. No network call is made here: credentials resolve lazily.
+/// Region, credentials and endpoints come from the standard variables, as
+/// the SDK reads them: `AWS_REGION` (or `AWS_DEFAULT_REGION`); the
+/// credentials `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+/// `AWS_SESSION_TOKEN` (the SDK's own environment provider, read on the first
+/// call); `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` (the SDK's own
+/// lookup, [`EnvConfigValue`]) unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`
+/// is `true`; `AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT`.
 ///
-/// When the environment holds the Region and the credentials, as Lambda's
-/// always does, they are read from it directly; otherwise the SDK's default
-/// provider chains find them (profile files, web identity, container or
-/// instance credentials). Reading them directly is what the chains would
-/// resolve to in Lambda anyway (the environment comes first in both), but
-/// building the credentials chain builds an STS client for web identity, and
-/// every SDK client sets up its TLS connector (the platform's root
-/// certificates, parsed) when it is built: skipping the chain saved about
-/// 1.5 ms of each function's cold start (see the README's benchmarks).
-pub async fn load_sdk_config(policy: &CallPolicy) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+/// Built by hand rather than by `aws_config::defaults(..).load()`: in Lambda
+/// the environment is the only source there is, and the loader also reads
+/// the shared config and credentials files and links the provider chains for
+/// profiles, web identity (an STS client), container and instance
+/// credentials. Leaving them out takes that code out of every binary and
+/// that work out of every cold start (see the README's benchmarks). To run a
+/// function outside Lambda, put the settings in its environment (for a named
+/// profile: `eval "$(aws configure export-credentials --format env)"`).
+///
+/// No network call is made here.
+pub fn sdk_config(env: &Env, policy: &CallPolicy) -> SdkConfig {
+    let region = env
+        .optional("AWS_REGION")
+        .or_else(|| env.optional("AWS_DEFAULT_REGION"))
+        .map(|region| Region::new(region.to_owned()));
+    if region.is_none() {
+        tracing::warn!(
+            variable = "AWS_REGION",
+            "AWS_REGION is not set (Lambda always sets it): every AWS call will fail"
+        );
+    }
+    let endpoints = EnvEndpoints::of(env);
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
         .http_client(BuiltOnFirstRequest::default_https())
         .retry_config(policy.retry_config())
-        .timeout_config(policy.timeout_config());
-    let sources = EnvSources::of(|name| std::env::var(name).ok());
-    if sources.region {
-        loader = loader.region(EnvironmentVariableRegionProvider::new());
+        .timeout_config(policy.timeout_config())
+        .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+        .time_source(SharedTimeSource::default());
+    if let Some(url) = endpoints.global() {
+        builder = builder.endpoint_url(url);
     }
-    if sources.credentials {
-        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    builder = builder.service_config(endpoints);
+    if let Some(fips) = env_bool(env, "AWS_USE_FIPS_ENDPOINT") {
+        builder = builder.use_fips(fips);
     }
-    loader.load().await
+    if let Some(dual_stack) = env_bool(env, "AWS_USE_DUALSTACK_ENDPOINT") {
+        builder = builder.use_dual_stack(dual_stack);
+    }
+    builder.build()
+}
+
+/// A boolean SDK setting: `true` or `false` in any case, as the SDK reads
+/// them; anything else is ignored (the SDK's default applies).
+fn env_bool(env: &Env, name: &str) -> Option<bool> {
+    match env.optional(name)?.to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        other => {
+            tracing::warn!(variable = name, value = other, "not true or false: ignored");
+            None
+        }
+    }
+}
+
+/// Endpoint URLs from the environment: `AWS_ENDPOINT_URL_<SERVICE>` before
+/// `AWS_ENDPOINT_URL`, looked up by the SDK's own [`EnvConfigValue`] (the
+/// rules of the SDKs' "service-specific endpoints" feature), none at all
+/// when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is `true`.
+#[derive(Debug, Clone)]
+struct EnvEndpoints {
+    env: aws_types::os_shim_internal::Env,
+    ignored: bool,
+}
+
+impl EnvEndpoints {
+    fn of(env: &Env) -> Self {
+        EnvEndpoints {
+            env: aws_types::os_shim_internal::Env::from(env.vars().clone()),
+            ignored: env_bool(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") == Some(true),
+        }
+    }
+
+    /// `AWS_ENDPOINT_URL`, for every service that has no URL of its own.
+    fn global(&self) -> Option<String> {
+        if self.ignored {
+            return None;
+        }
+        self.env
+            .get("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty())
+    }
+}
+
+impl LoadServiceConfig for EnvEndpoints {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        if self.ignored && key.env() == "AWS_ENDPOINT_URL" {
+            return None;
+        }
+        EnvConfigValue::new()
+            .env(key.env())
+            .service_id(key.service_id())
+            .load(&self.env, None)
+            .map(|(value, _source)| value.into_owned())
+            .filter(|value| !value.trim().is_empty())
+    }
 }
 
 /// An `SdkConfig` whose endpoint refuses connections (`127.0.0.1:9`), with
@@ -156,26 +244,6 @@ impl HttpClient for BuiltOnFirstRequest {
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
         self.0.connector_metadata()
-    }
-}
-
-/// Which settings the environment provides in full, so that their default
-/// provider chains need not be built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct EnvSources {
-    /// `AWS_REGION` or `AWS_DEFAULT_REGION`.
-    region: bool,
-    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (the session token is optional).
-    credentials: bool,
-}
-
-impl EnvSources {
-    fn of(var: impl Fn(&str) -> Option<String>) -> Self {
-        let set = |name: &str| var(name).is_some_and(|v| !v.trim().is_empty());
-        EnvSources {
-            region: set("AWS_REGION") || set("AWS_DEFAULT_REGION"),
-            credentials: set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY"),
-        }
     }
 }
 
@@ -401,38 +469,125 @@ mod tests {
         assert!(message.contains("boom"), "{message}");
     }
 
+    /// The endpoint an ECS client and a CodeDeploy client are given, and the
+    /// Region, for each environment.
     #[test]
-    fn env_sources_need_region_and_both_keys() {
-        let of = |pairs: &[(&str, &str)]| {
-            let env: std::collections::HashMap<String, String> = pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect();
-            EnvSources::of(|name| env.get(name).cloned())
+    fn settings_come_from_the_environment_as_the_sdk_reads_them() {
+        struct Case {
+            name: &'static str,
+            env: &'static [(&'static str, &'static str)],
+            region: Option<&'static str>,
+            ecs: Option<&'static str>,
+            codedeploy: Option<&'static str>,
+        }
+        let cases = [
+            Case {
+                name: "lambda: region only",
+                env: &[
+                    ("AWS_REGION", "eu-west-1"),
+                    ("AWS_DEFAULT_REGION", "us-east-1"),
+                ],
+                region: Some("eu-west-1"),
+                ecs: None,
+                codedeploy: None,
+            },
+            Case {
+                name: "the default region when AWS_REGION is blank",
+                env: &[("AWS_REGION", " "), ("AWS_DEFAULT_REGION", "us-east-1")],
+                region: Some("us-east-1"),
+                ecs: None,
+                codedeploy: None,
+            },
+            Case {
+                name: "no region",
+                env: &[],
+                region: None,
+                ecs: None,
+                codedeploy: None,
+            },
+            Case {
+                name: "one endpoint for every service",
+                env: &[
+                    ("AWS_REGION", "eu-west-1"),
+                    ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+                ],
+                region: Some("eu-west-1"),
+                ecs: Some("http://127.0.0.1:5000"),
+                codedeploy: Some("http://127.0.0.1:5000"),
+            },
+            Case {
+                name: "a service's own endpoint first",
+                env: &[
+                    ("AWS_REGION", "eu-west-1"),
+                    ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+                    ("AWS_ENDPOINT_URL_ECS", "http://127.0.0.1:6000"),
+                ],
+                region: Some("eu-west-1"),
+                ecs: Some("http://127.0.0.1:6000"),
+                codedeploy: Some("http://127.0.0.1:5000"),
+            },
+            Case {
+                name: "configured endpoints ignored",
+                env: &[
+                    ("AWS_REGION", "eu-west-1"),
+                    ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+                    ("AWS_ENDPOINT_URL_ECS", "http://127.0.0.1:6000"),
+                    ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE"),
+                ],
+                region: Some("eu-west-1"),
+                ecs: None,
+                codedeploy: None,
+            },
+        ];
+        // What each generated client asks of the SdkConfig (`From<&SdkConfig>`
+        // in aws-sdk-ecs's config.rs): its service-specific endpoint by
+        // service id and variable, else the global one.
+        let endpoint = |sdk: &SdkConfig, service_id: &str| {
+            let key = ServiceConfigKey::builder()
+                .service_id(service_id)
+                .env("AWS_ENDPOINT_URL")
+                .profile("endpoint_url")
+                .build()
+                .unwrap();
+            sdk.service_config()
+                .and_then(|c| c.load_config(key))
+                .or_else(|| sdk.endpoint_url().map(str::to_owned))
         };
-        let lambda = of(&[
-            ("AWS_REGION", "eu-west-1"),
-            ("AWS_ACCESS_KEY_ID", "AKIA"),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("AWS_SESSION_TOKEN", "token"),
-        ]);
-        assert_eq!(
-            lambda,
-            EnvSources {
-                region: true,
-                credentials: true
-            }
-        );
-        assert!(of(&[("AWS_DEFAULT_REGION", "eu-west-1")]).region);
-        assert!(!of(&[("AWS_REGION", " ")]).region);
-        assert!(!of(&[("AWS_ACCESS_KEY_ID", "AKIA")]).credentials);
-        assert!(!of(&[("AWS_ACCESS_KEY_ID", "AKIA"), ("AWS_SECRET_ACCESS_KEY", "")]).credentials);
-        assert_eq!(
-            of(&[]),
-            EnvSources {
-                region: false,
-                credentials: false
-            }
-        );
+        for case in cases {
+            let sdk = sdk_config(
+                &Env::from_pairs(case.env.iter().copied()),
+                &CallPolicy::default(),
+            );
+            assert_eq!(
+                sdk.region().map(|r| r.as_ref()),
+                case.region,
+                "{}",
+                case.name
+            );
+            let ecs = aws_sdk_ecs::Config::from(&sdk);
+            assert_eq!(
+                ecs.region().map(|r| r.as_ref()),
+                case.region,
+                "{}",
+                case.name
+            );
+            assert_eq!(
+                endpoint(&sdk, "ECS").as_deref(),
+                case.ecs,
+                "{}: ECS",
+                case.name
+            );
+            assert_eq!(
+                endpoint(&sdk, "CodeDeploy").as_deref(),
+                case.codedeploy,
+                "{}: CodeDeploy",
+                case.name
+            );
+            assert!(
+                sdk.sleep_impl().is_some() && sdk.time_source().is_some(),
+                "{}",
+                case.name
+            );
+        }
     }
 }

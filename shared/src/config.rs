@@ -135,7 +135,12 @@ impl Env {
         }
     }
 
-    /// The trimmed value, or `None` when unset or blank.
+    /// Every variable, as snapshotted.
+    pub fn vars(&self) -> &HashMap<String, String> {
+        &self.vars
+    }
+
+    /// The variable's value, trimmed; `None` when unset or blank.
     pub fn optional(&self, name: &str) -> Option<&str> {
         self.vars
             .get(name)

@@ -1,18 +1,19 @@
-//! The harness shared by the integration tests, the demo and the benchmarks:
-//! the local AWS ([`localaws`]), a Lambda Runtime API that runs the real
-//! function binaries ([`runtime_api`]), and a realistic ECS environment to
-//! run them against ([`provision`]).
+//! What the integration tests (`tests/integration/`), the demo
+//! (`src/bin/demo.rs`) and the benchmarks (`src/bin/bench.rs`) are built
+//! from, in three parts:
+//!
+//! * [`harness`]: the local AWS, a Lambda Runtime API that runs the real
+//!   function binaries, and a realistic ECS environment to run them against;
+//! * [`stories`]: whole rollouts, told step by step, that both the demo and
+//!   the tests play and judge;
+//! * [`bench`]: the measurements `scripts/bench` prints.
 
-pub mod app;
 pub mod bench;
-pub mod localaws;
-pub mod provision;
-pub mod runtime_api;
+pub mod harness;
 pub mod stories;
-pub mod timeline;
 
-pub use localaws::{LocalAws, unique};
-pub use runtime_api::{LambdaProcess, Outcome, binary_path};
+pub use harness::localaws::{LocalAws, unique};
+pub use harness::runtime_api::{LambdaProcess, Outcome, binary_path};
 
 /// A sample event from the repository's `events/` folder.
 pub fn sample_event(path: &str) -> serde_json::Value {

@@ -61,7 +61,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::{CallPolicy, load_sdk_config};
+use autopilot_shared::aws::{CallPolicy, sdk_config};
 use autopilot_shared::checks::common::one_line;
 use autopilot_shared::checks::engine::{self, Bake, CheckResult, Deadlines, Interrupted};
 use autopilot_shared::checks::prober::HttpProber;
@@ -212,7 +212,7 @@ impl Function {
     pub async fn from_env(env: &Env) -> Self {
         let config = Config::from_env(env);
         let policy = config.as_ref().map_or(CALL_POLICY, |c| c.common.calls);
-        let sdk = load_sdk_config(&policy).await;
+        let sdk = sdk_config(env, &policy);
         let mut function = Function::new(sdk, config);
         function.hook_hint = env.optional("HOOK").and_then(Hook::parse);
         #[cfg(debug_assertions)]

@@ -58,7 +58,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::{CallPolicy, load_sdk_config};
+use autopilot_shared::aws::{CallPolicy, sdk_config};
 use autopilot_shared::checks::common::one_line;
 use autopilot_shared::checks::engine::{self, CheckResult, Deadlines, Interrupted, Report};
 use autopilot_shared::checks::prober::HttpProber;
@@ -172,7 +172,7 @@ impl Function {
     pub async fn from_env(env: &Env) -> Self {
         let config = Config::from_env(env);
         let policy = config.as_ref().map_or(CALL_POLICY, |c| c.common.calls);
-        let sdk = load_sdk_config(&policy).await;
+        let sdk = sdk_config(env, &policy);
         #[allow(unused_mut)]
         let mut function = Function::new(sdk, config);
         #[cfg(debug_assertions)]

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::{AwsError, CallPolicy, load_sdk_config};
+use autopilot_shared::aws::{AwsError, CallPolicy, sdk_config};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
 use autopilot_shared::discovery::{ClusterScope, Pacing};
 use autopilot_shared::error::{Classify, ErrorKind};
@@ -145,7 +145,7 @@ impl Function {
     pub async fn from_env(env: &Env) -> Self {
         let config = Config::from_env(env);
         let policy = config.as_ref().map_or(CALL_POLICY, |c| c.common.calls);
-        let sdk = load_sdk_config(&policy).await;
+        let sdk = sdk_config(env, &policy);
         Function::new(sdk, config)
     }
 

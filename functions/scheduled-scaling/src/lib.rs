@@ -16,7 +16,7 @@
 //! IAM: [`IAM_ACTIONS`].
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::{CallPolicy, load_sdk_config};
+use autopilot_shared::aws::{CallPolicy, sdk_config};
 use autopilot_shared::capacity::{Clients, RunOptions, ScalingRequest, Summary, apply_schedule};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
 use autopilot_shared::discovery::Pacing;
@@ -101,7 +101,7 @@ impl Function {
     pub async fn from_env(env: &Env) -> Self {
         let config = Config::from_env(env);
         let policy = config.as_ref().map_or(CALL_POLICY, |c| c.common.calls);
-        let sdk = load_sdk_config(&policy).await;
+        let sdk = sdk_config(env, &policy);
         Function::new(&sdk, config)
     }
 

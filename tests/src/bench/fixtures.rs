@@ -29,9 +29,9 @@ use std::net::SocketAddr;
 use aws_config::SdkConfig;
 use serde_json::{Value, json};
 
-use crate::localaws::LocalAws;
-use crate::provision::{self, Controller, Environment, Names, push_image};
-use crate::runtime_api::Outcome;
+use crate::harness::localaws::LocalAws;
+use crate::harness::provision::{self, Controller, Environment, Names, push_image};
+use crate::harness::runtime_api::Outcome;
 use crate::sample_event;
 use crate::stories::ecs_native::NativeBlueGreen;
 use crate::stories::scaling::{create_cluster, create_service, range, register_target};

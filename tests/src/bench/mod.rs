@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::LocalAws;
-use crate::runtime_api::LambdaProcess;
+use crate::harness::runtime_api::LambdaProcess;
 
 /// The four functions, in the order the tables list them.
 pub const FUNCTIONS: [&str; 4] = [

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::runtime::{Invocations, Runtime, calls_line};
 use super::{Options, Section, ms, start, table};
-use crate::provision::{self, Controller, Names, push_image};
+use crate::harness::provision::{self, Controller, Names, push_image};
 use crate::stories::scaling::{create_cluster, create_service, range, register_target};
 use crate::{LocalAws, sample_event};
 

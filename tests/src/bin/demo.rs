@@ -7,9 +7,11 @@
 //! what differs, when AWS or a function does otherwise: `scripts/test` runs
 //! it as a check.
 
-use autopilot_tests::provision::{self, Controller, Environment, Names, push_image};
-use autopilot_tests::timeline::Timeline;
-use autopilot_tests::{LambdaProcess, LocalAws, localaws::REGION, sample_event, start_function};
+use autopilot_tests::harness::provision::{self, Controller, Environment, Names, push_image};
+use autopilot_tests::harness::timeline::Timeline;
+use autopilot_tests::{
+    LambdaProcess, LocalAws, harness::localaws::REGION, sample_event, start_function,
+};
 use aws_config::SdkConfig;
 use serde_json::{Value, json};
 use std::time::Duration;

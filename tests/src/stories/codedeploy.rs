@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use serde_json::Value;
 
-use crate::app::{LocalApp, Mode};
-use crate::localaws::{HookStatusCall, LocalAws, REGION};
-use crate::provision::{self, Controller, Environment, Names};
-use crate::timeline::Timeline;
+use crate::harness::app::{LocalApp, Mode};
+use crate::harness::localaws::{HookStatusCall, LocalAws, REGION};
+use crate::harness::provision::{self, Controller, Environment, Names};
+use crate::harness::timeline::Timeline;
 use crate::{LambdaProcess, Outcome, start_function};
 
 /// The lifecycle hooks in the order CodeDeploy runs them.

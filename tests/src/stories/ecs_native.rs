@@ -19,10 +19,10 @@ use aws_sdk_ecs::types as ecs;
 use aws_smithy_types::{Document, Number};
 use serde_json::{Map, Value, json};
 
-use crate::app::{LocalApp, Mode};
-use crate::localaws::{ACCOUNT_ID, LocalAws, REGION};
-use crate::provision::{self, Controller, Environment, Names};
-use crate::timeline::Timeline;
+use crate::harness::app::{LocalApp, Mode};
+use crate::harness::localaws::{ACCOUNT_ID, LocalAws, REGION};
+use crate::harness::provision::{self, Controller, Environment, Names};
+use crate::harness::timeline::Timeline;
 use crate::{LambdaProcess, Outcome, start_function};
 
 /// The lifecycle stages that take hooks, in the order ECS runs them

@@ -16,8 +16,8 @@ use aws_sdk_applicationautoscaling::types::{
 use aws_sdk_ecs::types::{ContainerDefinition, ServiceField, Tag};
 use serde_json::{Value, json};
 
-use crate::localaws::{LocalAws, REGION};
-use crate::timeline::Timeline;
+use crate::harness::localaws::{LocalAws, REGION};
+use crate::harness::timeline::Timeline;
 use crate::{Outcome, start_function, unique};
 
 /// The tag the story's office-hours schedules select on.

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use autopilot_tests::localaws::REGION;
+use autopilot_tests::harness::localaws::REGION;
 use autopilot_tests::stories::codedeploy::BlueGreen;
 use autopilot_tests::stories::ecs_native::NativeBlueGreen;
 use autopilot_tests::{LocalAws, unique};

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use autopilot_shared::checks::context::target_group_dimension;
-use autopilot_tests::app::Mode;
-use autopilot_tests::localaws::{ACCOUNT_ID, REGION};
+use autopilot_tests::harness::app::Mode;
+use autopilot_tests::harness::localaws::{ACCOUNT_ID, REGION};
 use autopilot_tests::stories::codedeploy::{BlueGreen, HOOKS, HookRun, target_group_name};
 use autopilot_tests::{LocalAws, sample_event, start_function, unique};
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StateValue};
@@ -36,7 +36,7 @@ impl Healthy {
         let local = LocalAws::connect().await;
         let bg = BlueGreen::new(&local, label).await;
         let alarm = format!("{}-5xx", bg.env.names.prefix);
-        autopilot_tests::provision::put_5xx_alarm(&bg.sdk, &alarm).await;
+        autopilot_tests::harness::provision::put_5xx_alarm(&bg.sdk, &alarm).await;
         let listener = aws_sdk_elasticloadbalancingv2::Client::new(&bg.sdk)
             .describe_listeners()
             .listener_arns(&bg.env.production_listener_arn)
@@ -479,7 +479,7 @@ async fn image_scan_fails_alone_on_a_critical_finding() {
 #[tokio::test]
 async fn task_definition_fails_alone_on_a_latest_image() {
     let h = Healthy::new("cdh-latest").await;
-    let latest = autopilot_tests::provision::register_backend_task_definition(
+    let latest = autopilot_tests::harness::provision::register_backend_task_definition(
         &aws_sdk_ecs::Client::new(&h.bg.sdk),
         &h.bg.env.names,
         REGION,
@@ -792,8 +792,11 @@ async fn malformed_events_are_invalid_input_and_report_nothing() {
 #[tokio::test]
 async fn the_demo_story_runs_healthy_then_broken() {
     let local = LocalAws::connect().await;
-    autopilot_tests::stories::codedeploy::run(&local, &autopilot_tests::timeline::Timeline::new())
-        .await;
+    autopilot_tests::stories::codedeploy::run(
+        &local,
+        &autopilot_tests::harness::timeline::Timeline::new(),
+    )
+    .await;
 }
 
 /// CodeDeploy accepts a report only for an execution it started: an id

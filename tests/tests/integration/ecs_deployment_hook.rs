@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use autopilot_tests::LocalAws;
-use autopilot_tests::app::Mode;
+use autopilot_tests::harness::app::Mode;
 use autopilot_tests::stories::ecs_native::{NativeBlueGreen, STAGES, StageRun};
 use serde_json::{Value, json};
 
@@ -455,7 +455,7 @@ async fn the_sample_event_gets_an_answer() {
     let mut process = autopilot_tests::start_function(
         &local,
         "ecs-deployment-hook",
-        autopilot_tests::localaws::REGION,
+        autopilot_tests::harness::localaws::REGION,
         &[],
     )
     .await;

@@ -15,11 +15,11 @@
 
 use std::collections::BTreeSet;
 
-use autopilot_tests::app::Mode;
+use autopilot_tests::harness::app::Mode;
 use autopilot_tests::stories::ecs_native::{
     LifecycleHook, NativeBlueGreen, Rollout, STAGES, StageRun, verdicts,
 };
-use autopilot_tests::{LocalAws, Outcome, localaws::REGION, sample_event, start_function};
+use autopilot_tests::{LocalAws, Outcome, harness::localaws::REGION, sample_event, start_function};
 use serde_json::{Map, Value, json};
 
 /// The hook's configuration in every test: a quick look again while waiting.
@@ -475,8 +475,11 @@ async fn every_sample_event_gets_a_valid_hook_status() {
 #[tokio::test]
 async fn the_demo_story_plays_through_the_local_aws() {
     let local = LocalAws::connect().await;
-    autopilot_tests::stories::ecs_native::run(&local, &autopilot_tests::timeline::Timeline::new())
-        .await;
+    autopilot_tests::stories::ecs_native::run(
+        &local,
+        &autopilot_tests::harness::timeline::Timeline::new(),
+    )
+    .await;
 }
 
 /// Step-wise analysis: a `PRODUCTION_TRAFFIC_SHIFT` plan judges each traffic
@@ -495,7 +498,7 @@ async fn each_production_step_is_judged_and_a_bad_step_rolls_back() {
         Rollout::linear(25.0).hook(LifecycleHook::at(&["PRODUCTION_TRAFFIC_SHIFT"], quick()));
     let bg = NativeBlueGreen::rollout(&local, label, rollout).await;
     let alarm = format!("{}-5xx", bg.env.names.prefix);
-    autopilot_tests::provision::put_5xx_alarm(&bg.sdk, &alarm).await;
+    autopilot_tests::harness::provision::put_5xx_alarm(&bg.sdk, &alarm).await;
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&bg.sdk);
     bg.register_green_targets().await;
     let checks = json!([{"kind": "alarms", "names": [alarm]}]).to_string();

@@ -12,8 +12,8 @@
 use std::time::{Duration, Instant};
 
 use autopilot_shared::capacity::{Suspended, TargetCapacity};
-use autopilot_tests::localaws::{Fault, REGION};
-use autopilot_tests::provision::Controller;
+use autopilot_tests::harness::localaws::{Fault, REGION};
+use autopilot_tests::harness::provision::Controller;
 use autopilot_tests::stories::codedeploy::BlueGreen;
 use autopilot_tests::stories::ecs_native::NativeBlueGreen;
 use autopilot_tests::stories::scaling::{

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use autopilot_tests::localaws::{Fault, REGION, new_access_key};
-use autopilot_tests::provision::{self, Controller, Names};
+use autopilot_tests::harness::localaws::{Fault, REGION, new_access_key};
+use autopilot_tests::harness::provision::{self, Controller, Names};
 use autopilot_tests::{LocalAws, unique};
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
@@ -203,7 +203,7 @@ async fn cloudwatch_speaks_the_current_sdk_protocol() {
     let sdk = local.sdk_config(REGION).await;
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
     let name = unique("alarm");
-    autopilot_tests::provision::put_5xx_alarm(&sdk, &name).await;
+    autopilot_tests::harness::provision::put_5xx_alarm(&sdk, &name).await;
     cloudwatch
         .set_alarm_state()
         .alarm_name(&name)

@@ -1,8 +1,10 @@
 //! redeploy-on-push, end to end: the real binary against the local AWS, with
 //! the AWS state asserted afterwards.
 
-use autopilot_tests::provision::{self, Controller, Environment, Names, push_image};
-use autopilot_tests::{LambdaProcess, LocalAws, localaws::REGION, sample_event, start_function};
+use autopilot_tests::harness::provision::{self, Controller, Environment, Names, push_image};
+use autopilot_tests::{
+    LambdaProcess, LocalAws, harness::localaws::REGION, sample_event, start_function,
+};
 use aws_config::SdkConfig;
 use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
 use serde_json::{Value, json};
@@ -655,7 +657,7 @@ async fn a_replication_into_this_region_rolls_out_here() {
     let mut event = f.event(Some("latest"), &digest);
     event["detail-type"] = json!("ECR Replication Action");
     event["detail"]["action-type"] = json!("REPLICATE");
-    event["detail"]["source-account"] = json!(autopilot_tests::localaws::ACCOUNT_ID);
+    event["detail"]["source-account"] = json!(autopilot_tests::harness::localaws::ACCOUNT_ID);
     event["detail"]["source-region"] = json!(REGION);
 
     let summary = function.invoke(event.clone()).await.response();

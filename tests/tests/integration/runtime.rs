@@ -1,7 +1,7 @@
 //! Every function binary runs through a Lambda Runtime API on loopback,
 //! against the local AWS, with its sample events.
 
-use autopilot_tests::{LocalAws, localaws::REGION, sample_event, start_function};
+use autopilot_tests::{LocalAws, harness::localaws::REGION, sample_event, start_function};
 use serde_json::json;
 
 /// A wrong configuration is reported by every invocation, naming the variable.

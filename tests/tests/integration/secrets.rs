@@ -7,8 +7,8 @@
 //! every answer it gave is searched for each of them.
 
 use autopilot_tests::LambdaProcess;
-use autopilot_tests::localaws::REGION;
-use autopilot_tests::provision::Controller;
+use autopilot_tests::harness::localaws::REGION;
+use autopilot_tests::harness::provision::Controller;
 use autopilot_tests::stories::codedeploy::BlueGreen;
 use autopilot_tests::stories::ecs_native::NativeBlueGreen;
 use autopilot_tests::stories::scaling::SCHEDULE_TAG;

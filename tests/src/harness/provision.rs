@@ -11,7 +11,7 @@ use aws_config::SdkConfig;
 use aws_sdk_ecs::types as ecs;
 use aws_sdk_elasticloadbalancingv2::types as elb;
 
-use crate::localaws::ACCOUNT_ID;
+use crate::harness::localaws::ACCOUNT_ID;
 
 /// Names of the resources to create; [`Names::unique`] gives fresh ones.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ impl Names {
 
     /// Fresh names for one test.
     pub fn unique(label: &str) -> Names {
-        let id = crate::localaws::unique(label);
+        let id = crate::harness::localaws::unique(label);
         Names {
             cluster: format!("{id}-cluster"),
             service: format!("{id}-backend"),
@@ -443,7 +443,7 @@ pub async fn provision(
     let region = sdk
         .region()
         .map(|r| r.to_string())
-        .unwrap_or_else(|| crate::localaws::REGION.into());
+        .unwrap_or_else(|| crate::harness::localaws::REGION.into());
     let ec2 = aws_sdk_ec2::Client::new(sdk);
     let ecr = aws_sdk_ecr::Client::new(sdk);
     let ecs_client = aws_sdk_ecs::Client::new(sdk);
