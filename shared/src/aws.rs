@@ -32,6 +32,7 @@ use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
 pub use crate::config::{CallPolicy, Env, Retries, RetryMode, Timeouts};
 use crate::error::{Classify, ErrorKind};
+use std::sync::{Arc, OnceLock};
 
 // The policy itself (a plain value, read from the environment) is config's;
 // turning it into the SDK's configuration is this module's.
@@ -176,6 +177,57 @@ impl LoadServiceConfig for EnvEndpoints {
             .load(&self.env, None)
             .map(|(value, _source)| value.into_owned())
             .filter(|value| !value.trim().is_empty())
+    }
+}
+
+/// An SDK client built on its first use from the function's one
+/// `SdkConfig`, for a client many invocations never need: every client built
+/// at init is time each cold start pays (see the README's benchmarks).
+/// Clones share the one client.
+pub struct OnFirstUse<C> {
+    sdk: SdkConfig,
+    client: Arc<OnceLock<C>>,
+    build: fn(&SdkConfig) -> C,
+}
+
+impl<C> OnFirstUse<C> {
+    /// A client `build` makes from `sdk` when it is first asked for, such
+    /// as `OnFirstUse::new(&sdk, aws_sdk_ecs::Client::new)`.
+    pub fn new(sdk: &SdkConfig, build: fn(&SdkConfig) -> C) -> Self {
+        OnFirstUse {
+            sdk: sdk.clone(),
+            client: Arc::new(OnceLock::new()),
+            build,
+        }
+    }
+
+    /// The client, built now if this is the first use.
+    pub fn get(&self) -> &C {
+        self.client.get_or_init(|| (self.build)(&self.sdk))
+    }
+
+    /// The `SdkConfig` the client is built from.
+    pub fn sdk(&self) -> &SdkConfig {
+        &self.sdk
+    }
+}
+
+impl<C> Clone for OnFirstUse<C> {
+    fn clone(&self) -> Self {
+        OnFirstUse {
+            sdk: self.sdk.clone(),
+            client: Arc::clone(&self.client),
+            build: self.build,
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for OnFirstUse<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnFirstUse")
+            .field("client", &std::any::type_name::<C>())
+            .field("built", &self.client.get().is_some())
+            .finish()
     }
 }
 
@@ -467,6 +519,29 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("boom"), "{message}");
+    }
+
+    #[test]
+    fn a_client_on_first_use_is_built_once_and_shared_by_clones() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static BUILT: AtomicUsize = AtomicUsize::new(0);
+        fn build(sdk: &SdkConfig) -> aws_sdk_ecs::Client {
+            BUILT.fetch_add(1, Ordering::SeqCst);
+            aws_sdk_ecs::Client::new(sdk)
+        }
+        let lazy = OnFirstUse::new(&offline_sdk_config("eu-west-1"), build);
+        let clone = lazy.clone();
+        assert_eq!(BUILT.load(Ordering::SeqCst), 0, "nothing is built up front");
+        assert!(format!("{lazy:?}").contains("built: false"));
+        let region = clone.get().config().region().map(|r| r.to_string());
+        assert_eq!(region.as_deref(), Some("eu-west-1"));
+        lazy.get();
+        assert_eq!(
+            BUILT.load(Ordering::SeqCst),
+            1,
+            "built once, for both clones"
+        );
+        assert!(format!("{lazy:?}").contains("built: true"));
     }
 
     /// The endpoint an ECS client and a CodeDeploy client are given, and the

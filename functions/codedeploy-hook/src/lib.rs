@@ -61,7 +61,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::{CallPolicy, sdk_config};
+use autopilot_shared::aws::{CallPolicy, OnFirstUse, sdk_config};
 use autopilot_shared::checks::common::one_line;
 use autopilot_shared::checks::engine::{self, Bake, CheckResult, Deadlines, Interrupted};
 use autopilot_shared::checks::prober::HttpProber;
@@ -199,7 +199,7 @@ pub struct Function {
     config: Result<Config, ConfigError>,
     hook_hint: Option<Hook>,
     codedeploy: aws_sdk_codedeploy::Client,
-    ecs: aws_sdk_ecs::Client,
+    ecs: OnFirstUse<aws_sdk_ecs::Client>,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
     clients: Arc<Clients>,
     #[cfg(debug_assertions)]
@@ -233,8 +233,8 @@ impl Function {
             hook_hint: config.as_ref().ok().and_then(|c| c.hook),
             config,
             codedeploy: aws_sdk_codedeploy::Client::new(&sdk),
-            ecs: aws_sdk_ecs::Client::new(&sdk),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
+            ecs: OnFirstUse::new(&sdk, aws_sdk_ecs::Client::new),
+            elbv2: clients.elbv2.clone(),
             clients,
             #[cfg(debug_assertions)]
             panic_check: None,

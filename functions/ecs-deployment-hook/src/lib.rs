@@ -194,7 +194,7 @@ impl Function {
         Function {
             config,
             ecs: aws_sdk_ecs::Client::new(&sdk),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
+            elbv2: clients.elbv2.clone(),
             clients,
             #[cfg(debug_assertions)]
             faults: Faults::default(),

@@ -216,7 +216,7 @@ impl AlarmsCheck {
 
     async fn look(&self) -> Outcome {
         let prefix = self.spec.name_prefix.as_deref();
-        match describe_alarms(&self.context.clients.cloudwatch, &self.spec.names, prefix).await {
+        match describe_alarms(self.context.clients.cloudwatch(), &self.spec.names, prefix).await {
             Ok(found) => match judge_alarms(&self.spec.names, prefix, &found) {
                 Ok(evidence) => Outcome::pass(evidence),
                 Err(evidence) => Outcome::fail(evidence),

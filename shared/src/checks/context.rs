@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::prober::HttpProber;
-use crate::aws::AwsError;
+use crate::aws::{AwsError, OnFirstUse};
 use crate::error::{Classify, ErrorKind};
 
 /// Which listener an http check goes through.
@@ -233,38 +233,46 @@ pub trait Deployment: Send + Sync {
     fn revision(&self) -> BoxFuture<'_, Result<Revision, ContextError>>;
 }
 
-/// The clients checks probe with, built once at cold start from one
-/// `SdkConfig`.
+/// The clients checks probe with, from one `SdkConfig`: target health's at
+/// cold start (most deployments check it), the others on the first check
+/// that needs them (each client built at init costs every cold start).
 #[derive(Debug, Clone)]
 pub struct Clients {
-    /// For ECR clients in other Regions (an image may live elsewhere).
+    /// For the clients built on first use, and ECR clients in other Regions
+    /// (an image may live elsewhere).
     pub sdk: SdkConfig,
-    /// Target health.
+    /// Target health, and the hooks' reads of listeners and target groups.
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    /// Alarms and metrics.
-    pub cloudwatch: aws_sdk_cloudwatch::Client,
-    /// Image scan findings in the function's Region.
-    pub ecr: aws_sdk_ecr::Client,
+    /// Alarms and metrics: see [`Clients::cloudwatch`].
+    cloudwatch: OnFirstUse<aws_sdk_cloudwatch::Client>,
+    /// Image scan findings in the function's Region: see [`Clients::ecr_in`].
+    ecr: OnFirstUse<aws_sdk_ecr::Client>,
     /// The http checks' client.
     pub http: HttpProber,
 }
 
 impl Clients {
-    /// Builds the AWS clients from `sdk`.
+    /// Builds the clients from `sdk`.
     pub fn new(sdk: &SdkConfig, http: HttpProber) -> Self {
         Clients {
             sdk: sdk.clone(),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
-            ecr: aws_sdk_ecr::Client::new(sdk),
+            cloudwatch: OnFirstUse::new(sdk, aws_sdk_cloudwatch::Client::new),
+            ecr: OnFirstUse::new(sdk, aws_sdk_ecr::Client::new),
             http,
         }
     }
 
-    /// An ECR client for `region` (the function's own when it is the same).
+    /// The CloudWatch client (built on first use).
+    pub fn cloudwatch(&self) -> &aws_sdk_cloudwatch::Client {
+        self.cloudwatch.get()
+    }
+
+    /// An ECR client for `region` (the function's own, built on first use,
+    /// when it is the same).
     pub fn ecr_in(&self, region: &str) -> aws_sdk_ecr::Client {
         if self.sdk.region().map(|r| r.as_ref()) == Some(region) {
-            return self.ecr.clone();
+            return self.ecr.get().clone();
         }
         let config = aws_sdk_ecr::config::Builder::from(&self.sdk)
             .region(aws_config::Region::new(region.to_owned()))

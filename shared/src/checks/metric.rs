@@ -409,7 +409,7 @@ impl MetricCheck {
         };
         let window = query_window(SystemTime::now(), self.spec.window(), self.spec.period());
         let values = match metric_values(
-            &self.context.clients.cloudwatch,
+            self.context.clients.cloudwatch(),
             &self.spec,
             &dimensions,
             window,

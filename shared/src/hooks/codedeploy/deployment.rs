@@ -28,7 +28,7 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::Hook;
-use crate::aws::AwsError;
+use crate::aws::{AwsError, OnFirstUse};
 use crate::checks::context::{
     ContextError, Deployment, Endpoint, Revision, TargetGroup, TargetGroupRole, TrafficRole,
 };
@@ -128,7 +128,8 @@ pub struct CodeDeployDeployment {
     deployment_id: String,
     codedeploy: aws_sdk_codedeploy::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    ecs: aws_sdk_ecs::Client,
+    /// Only for the revision, which few checks need.
+    ecs: OnFirstUse<aws_sdk_ecs::Client>,
     deployment: OnceCell<DeploymentFacts>,
     group: OnceCell<GroupFacts>,
     target: OnceCell<TargetFacts>,
@@ -143,7 +144,7 @@ impl CodeDeployDeployment {
         deployment_id: &str,
         codedeploy: aws_sdk_codedeploy::Client,
         elbv2: aws_sdk_elasticloadbalancingv2::Client,
-        ecs: aws_sdk_ecs::Client,
+        ecs: OnFirstUse<aws_sdk_ecs::Client>,
     ) -> Self {
         CodeDeployDeployment {
             deployment_id: deployment_id.to_owned(),
@@ -434,7 +435,7 @@ impl CodeDeployDeployment {
                         self.deployment_id
                     ))
                 })?;
-                elb::describe_revision(&self.ecs, &arn).await
+                elb::describe_revision(self.ecs.get(), &arn).await
             })
             .await
             .cloned()
