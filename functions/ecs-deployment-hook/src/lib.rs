@@ -169,7 +169,7 @@ struct Faults {
 impl Function {
     /// Reads the configuration and builds the clients from one `SdkConfig`.
     /// A bad configuration is kept and answered `FAILED` by every invocation.
-    pub async fn from_env(env: &Env) -> Self {
+    pub fn from_env(env: &Env) -> Self {
         let config = Config::from_env(env);
         let policy = config.as_ref().map_or(CALL_POLICY, |c| c.common.calls);
         let sdk = sdk_config(env, &policy);

@@ -98,7 +98,7 @@ impl Function {
     /// Reads the configuration and builds the ECS and Application Auto
     /// Scaling clients from one `SdkConfig`. A bad configuration is kept and
     /// reported by every invocation, naming the variable.
-    pub async fn from_env(env: &Env) -> Self {
+    pub fn from_env(env: &Env) -> Self {
         let config = Config::from_env(env);
         let policy = config.as_ref().map_or(CALL_POLICY, |c| c.common.calls);
         let sdk = sdk_config(env, &policy);

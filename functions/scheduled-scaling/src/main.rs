@@ -8,6 +8,6 @@ use lambda_runtime::{Error, run, service_fn};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     autopilot_shared::logging::init();
-    let function = scheduled_scaling::Function::from_env(&Env::from_process()).await;
+    let function = scheduled_scaling::Function::from_env(&Env::from_process());
     run(service_fn(|event| function.handle(event))).await
 }

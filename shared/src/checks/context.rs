@@ -238,9 +238,6 @@ pub trait Deployment: Send + Sync {
 /// that needs them (each client built at init costs every cold start).
 #[derive(Debug, Clone)]
 pub struct Clients {
-    /// For the clients built on first use, and ECR clients in other Regions
-    /// (an image may live elsewhere).
-    pub sdk: SdkConfig,
     /// Target health, and the hooks' reads of listeners and target groups.
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     /// Alarms and metrics: see [`Clients::cloudwatch`].
@@ -255,7 +252,6 @@ impl Clients {
     /// Builds the clients from `sdk`.
     pub fn new(sdk: &SdkConfig, http: HttpProber) -> Self {
         Clients {
-            sdk: sdk.clone(),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             cloudwatch: OnFirstUse::new(sdk, aws_sdk_cloudwatch::Client::new),
             ecr: OnFirstUse::new(sdk, aws_sdk_ecr::Client::new),
@@ -269,12 +265,13 @@ impl Clients {
     }
 
     /// An ECR client for `region` (the function's own, built on first use,
-    /// when it is the same).
+    /// when it is the same; an image may live in another Region).
     pub fn ecr_in(&self, region: &str) -> aws_sdk_ecr::Client {
-        if self.sdk.region().map(|r| r.as_ref()) == Some(region) {
+        let sdk = self.ecr.sdk();
+        if sdk.region().map(|r| r.as_ref()) == Some(region) {
             return self.ecr.get().clone();
         }
-        let config = aws_sdk_ecr::config::Builder::from(&self.sdk)
+        let config = aws_sdk_ecr::config::Builder::from(sdk)
             .region(aws_config::Region::new(region.to_owned()))
             .build();
         aws_sdk_ecr::Client::from_conf(config)
