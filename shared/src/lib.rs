@@ -6,6 +6,7 @@
 //! one error vocabulary ([`error`]).
 
 pub mod aws;
+pub mod calendar;
 pub mod capacity;
 pub mod checks;
 pub mod config;

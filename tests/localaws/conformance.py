@@ -11,9 +11,10 @@ with another one, so every run checks against the same models; see
   Rust test harness or boto3), against the operation's input shape;
 * every response of the local AWS's own extensions (the operations registered
   with ``extension(...)``: ``codedeploy_ext.py``, ``ecs_deployments.py``,
-  ``cloudwatch_cbor.py``, and any module that registers itself later), against
-  the operation's output shape, or for an error against the operation's
-  modelled errors. moto's own responses are not checked.
+  ``cloudwatch_cbor.py``, ``ssm_calendar.py``, and any module that registers
+  itself later; an extension may register for only the requests it answers,
+  ``when=...``), against the operation's output shape, or for an error against
+  the operation's modelled errors. moto's own responses are not checked.
 
 What a shape check covers (``validate``), by the model's shape types:
 
@@ -730,26 +731,38 @@ class Verdict:
         return f"{self.service} {self.operation} {WORDS[direction]}: " + "; ".join(lines)
 
 
-_extensions: set[tuple[str, str, str | None]] = set()
+# (service, operation, wire) -> the predicates limiting it (None: every request).
+_extensions: dict[tuple[str, str, str | None], list[Callable[[dict, Any], bool] | None]] = {}
 
 
-def extension(service: str, operation: str = "*", wire: str | None = None) -> None:
+def extension(
+    service: str,
+    operation: str = "*",
+    wire: str | None = None,
+    when: Callable[[dict, Any], bool] | None = None,
+) -> None:
     """Declare that the local AWS itself answers ``service``'s ``operation``.
 
     Its responses are then checked against the model's output shape (and its
     errors against the modelled ones). ``service`` is the botocore model name,
     ``operation`` ``"*"`` for all of them, ``wire`` ``"json"`` or ``"cbor"`` to
     limit it to one protocol (None: any). Responses over awsQuery/ec2 (XML) are
-    not checked.
+    not checked. ``when(environ, request)`` (the decoded request body), if
+    given, limits it to the requests it returns True for: for an extension
+    that answers some of an operation's requests and leaves the rest to moto
+    (``ssm_calendar.py``: ``DescribeDocument`` of a Change Calendar document).
     """
-    _extensions.add((service, operation, wire))
+    _extensions.setdefault((service, operation, wire), []).append(when)
 
 
-def is_extension(service: str, operation: str, wire: str) -> bool:
+def is_extension(
+    service: str, operation: str, wire: str, environ: dict | None = None, request: Any = None
+) -> bool:
     return any(
-        (service, op, w) in _extensions
+        when is None or (environ is not None and when(environ, request))
         for op in (operation, "*")
         for w in (wire, None)
+        for when in _extensions.get((service, op, w), [])
     )
 
 
@@ -849,6 +862,9 @@ def check_request(
             verdict.code = "SerializationException"
             return verdict
         verdict.problems = _problems(found, operation, "input", value, wire)
+        if not verdict.rejected:
+            # An extension limited to some requests (``when``) is asked about one it serves.
+            verdict.extension = is_extension(found.name, operation, wire, environ, value)
         return verdict
 
     # awsQuery / ec2

@@ -31,6 +31,14 @@ Adds, and otherwise leaves moto as it is:
   ``POST /_autopilot/ecs/hook-timeout`` and ``POST /_autopilot/ecs/hook-payload``,
   each with a JSON object naming the ``serviceDeploymentArn`` (400 naming the bad
   field, 404 for an unknown deployment, 409 for an answer no invocation awaits);
+* the harness clock and SSM Change Calendar's state-change events
+  (``ssm_calendar.py``): ``GET /_autopilot/clock`` (``{"now", "fixed"}``),
+  ``POST /_autopilot/clock {"now": ISO 8601 | null}`` (fixes the time
+  ``GetCalendarState`` uses without ``AtTime``, or back to real time; answers
+  ``{"now", "fixed", "events"}``, the "Calendar State Change" events of every
+  calendar in (old now, new now], in time order) and ``GET
+  /_autopilot/ssm/calendar-events?from=ISO&to=ISO`` (``{"events"}`` in (from,
+  to], the clock untouched); 400 naming the bad field;
 * conformance to AWS's API models (``conformance.py``; botocore's pinned
   ``service-2`` models): every AWS request of the awsJson, rpcv2Cbor, awsQuery
   and ec2 protocols is checked against its operation's input shape (one that
@@ -67,6 +75,7 @@ import conformance
 import counting
 import ecs_deployments
 import faults
+import ssm_calendar
 
 PREFIX = "/_autopilot/"
 # The ECS deployment driver's endpoints: route -> handler(request) -> answer.
@@ -102,7 +111,7 @@ def buffer_body(environ: dict[str, Any]) -> bytes:
 def _json(start_response: Callable, status: int, payload: Any) -> list[bytes]:
     body = json.dumps(payload, default=str).encode("utf-8")
     reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-               409: "Conflict"}
+               409: "Conflict", 500: "Internal Server Error"}
     start_response(
         f"{status} {reasons.get(status, 'Error')}",
         [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
@@ -285,6 +294,21 @@ class AutopilotMiddleware:
                 return _json(start_response, 400, {"error": f"bad request: {err!r}"})
             except ecs_deployments.EndpointError as err:
                 return _json(start_response, err.status, {"error": err.message})
+        if route == "clock" and method in ("GET", "POST"):
+            try:
+                if method == "GET":
+                    return _json(start_response, 200, ssm_calendar.clock_report())
+                request = json.loads(buffer_body(environ) or b"{}")
+                return _json(start_response, 200, ssm_calendar.set_clock(request))
+            except ValueError as err:
+                return _json(start_response, 400, {"error": f"bad request: {err!r}"})
+            except ssm_calendar.EndpointError as err:
+                return _json(start_response, err.status, {"error": err.message})
+        if route == "ssm/calendar-events" and method == "GET":
+            try:
+                return _json(start_response, 200, ssm_calendar.events_between(query))
+            except ssm_calendar.EndpointError as err:
+                return _json(start_response, err.status, {"error": err.message})
         if route in ECS_DRIVER_ROUTES and method == "POST":
             try:
                 request = json.loads(buffer_body(environ) or b"{}")
@@ -307,6 +331,8 @@ class AutopilotMiddleware:
             "ecs/service-deployments": "GET",
             "ecs/service-deployment": "POST",
             **{route: "POST" for route in ECS_DRIVER_ROUTES},
+            "clock": "GET or POST",
+            "ssm/calendar-events": "GET",
         }
         if route in known:
             return _json(start_response, 405, {"error": f"use {known[route]}"})

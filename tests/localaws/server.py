@@ -20,7 +20,9 @@ wrapped in ``middleware.AutopilotMiddleware``, after installing the extensions:
 * ``codedeploy_ext.py``: CodeDeploy operations moto lacks;
 * ``ecs_limits.py``: ECS request limits moto does not enforce;
 * ``ecs_deployments.py``: ECS service revisions and service deployments
-  (``DescribeServiceRevisions``, ``DescribeServiceDeployments``).
+  (``DescribeServiceRevisions``, ``DescribeServiceDeployments``);
+* ``ssm_calendar.py``: SSM Change Calendar documents (iCalendar, ``TEXT``) and
+  ``GetCalendarState``, evaluated for real, on the harness clock.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import cloudwatch_stats  # noqa: E402
 import codedeploy_ext  # noqa: E402
 import ecs_deployments  # noqa: E402
 import ecs_limits  # noqa: E402
+import ssm_calendar  # noqa: E402
 from middleware import AutopilotMiddleware  # noqa: E402
 
 
@@ -63,6 +66,7 @@ def build_app() -> AutopilotMiddleware:
     codedeploy_ext.install()
     ecs_limits.install()
     ecs_deployments.install()
+    ssm_calendar.install()
     moto_app = DomainDispatcherApplication(create_backend_app)
     moto_app.debug = True  # type: ignore[attr-defined]  # as moto.server.main does
     return AutopilotMiddleware(moto_app)

@@ -108,6 +108,7 @@ pub const IAM_ACTIONS: &[&str] = &[
     "cloudwatch:DescribeAlarms",
     "cloudwatch:GetMetricData",
     "ecr:DescribeImageScanFindings",
+    "ssm:GetCalendarState",
 ];
 
 /// The function's name, as the `Function` metric dimension.

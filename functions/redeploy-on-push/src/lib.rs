@@ -1,19 +1,24 @@
 //! `redeploy-on-push`: an image pushed to ECR rolls out to the ECS services
 //! that track it.
 //!
-//! An adapter from the EventBridge "ECR Image Action" event to
-//! [`autopilot_shared::redeploy`]: it filters the event, checks it, runs the
-//! redeploy, logs and returns the summary, and publishes outcome metrics.
+//! An adapter from EventBridge to [`autopilot_shared::redeploy`]: an "ECR
+//! Image Action" (or replication) event runs the redeploy; a Change Calendar
+//! "Calendar State Change" to `OPEN`, or the scheduled sweep, releases the
+//! pushes a freeze deferred ([`autopilot_shared::redeploy::freeze`]). It
+//! checks the event, logs and returns the summary, and publishes outcome
+//! metrics.
 
 use std::collections::BTreeMap;
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::{AwsError, CallPolicy, sdk_config};
+use autopilot_shared::aws::{AwsError, CallPolicy, OnFirstUse, sdk_config};
+use autopilot_shared::calendar::{CalendarName, State, parse_state_change};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
 use autopilot_shared::discovery::{ClusterScope, Pacing};
 use autopilot_shared::error::{Classify, ErrorKind};
 use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
 use autopilot_shared::redeploy::appspec::ECS_HOOKS;
+use autopilot_shared::redeploy::freeze::{Release, release};
 use autopilot_shared::redeploy::{Clients, Outcome, Settings, Summary, redeploy};
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
@@ -53,8 +58,10 @@ pub const IAM_ACTIONS: &[&str] = &[
     "codedeploy:ListDeployments",
     "codedeploy:GetDeployment",
     "codedeploy:CreateDeployment",
-    // Authorized within the calls above.
+    "ssm:GetCalendarState",
     "ecs:TagResource",
+    "ecs:UntagResource",
+    // Authorized within the calls above.
     "iam:PassRole",
     "codedeploy:GetDeploymentConfig",
     "codedeploy:RegisterApplicationRevision",
@@ -78,6 +85,9 @@ pub struct Config {
     pub hooks: Vec<(String, String)>,
     /// `METRICS_NAMESPACE`: the CloudWatch namespace of the outcome metrics.
     pub metrics_namespace: String,
+    /// `FREEZE_CALENDARS`: change calendars (names or document ARNs,
+    /// separated by commas or spaces) that freeze every service.
+    pub freeze_calendars: Vec<CalendarName>,
 }
 
 impl Config {
@@ -117,6 +127,10 @@ impl Config {
                 .optional("METRICS_NAMESPACE")
                 .unwrap_or(DEFAULT_NAMESPACE)
                 .to_owned(),
+            freeze_calendars: CalendarName::parse_list(
+                env.optional("FREEZE_CALENDARS").unwrap_or_default(),
+            )
+            .map_err(|e| ConfigError::invalid("FREEZE_CALENDARS", e))?,
         })
     }
 
@@ -128,6 +142,7 @@ impl Config {
             read_burst: self.read_burst,
             hooks: self.hooks.clone(),
             dry_run: self.common.dry_run,
+            freeze_calendars: self.freeze_calendars.clone(),
         }
     }
 }
@@ -135,7 +150,6 @@ impl Config {
 /// The function's state, built once at cold start.
 pub struct Function {
     config: Result<Config, ConfigError>,
-    sdk: SdkConfig,
     clients: Clients,
 }
 
@@ -155,18 +169,21 @@ impl Function {
             ecs: aws_sdk_ecs::Client::new(&sdk),
             ecr: aws_sdk_ecr::Client::new(&sdk),
             codedeploy: aws_sdk_codedeploy::Client::new(&sdk),
+            ssm: OnFirstUse::new(&sdk, aws_sdk_ssm::Client::new),
         };
-        Function {
-            config,
-            sdk,
-            clients,
-        }
+        Function { config, clients }
     }
 
     /// Handles one event: returns the summary, or an error when a service
     /// failed (`Retryable` when a retry can help).
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
         let config = self.config.as_ref().map_err(HandlerError::from_error)?;
+        if let Some(trigger) = release_trigger(&event.payload)? {
+            return match trigger {
+                Trigger::Release(trigger) => self.release(config, trigger).await,
+                Trigger::Ignored(reason) => Ok(ignored(reason)),
+            };
+        }
         let pushed = match parse_push(event.payload).map_err(|e| HandlerError::from_error(&e))? {
             Push::Ignored(reason) => return Ok(ignored(reason)),
             Push::Image(pushed) => pushed,
@@ -181,19 +198,84 @@ impl Function {
         );
 
         // Images pushed in another Region are described there.
-        let mut clients = self.clients.clone();
-        if self.sdk.region().map(|r| r.as_ref()) != Some(region.as_str()) {
-            let ecr = aws_sdk_ecr::config::Builder::from(&self.sdk)
-                .region(aws_config::Region::new(region))
-                .build();
-            clients.ecr = aws_sdk_ecr::Client::from_conf(ecr);
-        }
+        let clients = self.clients.with_ecr_in(&region);
         let summary = redeploy(&clients, &config.settings(), pushed)
             .await
             .map_err(|e: AwsError| HandlerError::from_error(&e))?;
         publish(&summary, &config.metrics_namespace);
         outcome(summary)
     }
+
+    /// Releases the deferred pushes.
+    async fn release(&self, config: &Config, trigger: String) -> Result<Value, HandlerError> {
+        tracing::info!(trigger = %trigger, dry_run = config.common.dry_run, "releasing deferred pushes");
+        let release = release(&self.clients, &config.settings(), trigger)
+            .await
+            .map_err(|e: AwsError| HandlerError::from_error(&e))?;
+        for summary in &release.rollouts {
+            publish(summary, &config.metrics_namespace);
+        }
+        released(release)
+    }
+}
+
+/// What a calendar or schedule event asks for.
+enum Trigger {
+    /// Release the deferred pushes; the trigger, in words.
+    Release(String),
+    /// Nothing to do, and why.
+    Ignored(String),
+}
+
+/// The Scheduled Event's source and detail-type (EventBridge schedules).
+const SCHEDULE: (&str, &str) = ("aws.events", "Scheduled Event");
+/// An EventBridge Scheduler schedule's event, as its `detail-type` says.
+const SCHEDULER: (&str, &str) = ("aws.scheduler", "Scheduled Event");
+
+/// A Change Calendar state change, or a sweep schedule, as a release
+/// trigger; `None` for any other event (read as a push). Errors name the
+/// field.
+fn release_trigger(payload: &Value) -> Result<Option<Trigger>, HandlerError> {
+    if let Some(change) = parse_state_change(payload).map_err(|e| HandlerError::from_error(&e))? {
+        let trigger = match change.detail.state {
+            State::Open => Trigger::Release(format!("change calendar {} opened", change.calendar_arn)),
+            State::Closed => Trigger::Ignored(format!(
+                "change calendar {} closed: deferred pushes wait for it to open",
+                change.calendar_arn
+            )),
+        };
+        return Ok(Some(trigger));
+    }
+    let source = payload.get("source").and_then(Value::as_str).unwrap_or_default();
+    let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
+    if [SCHEDULE, SCHEDULER].contains(&(source, detail_type)) {
+        return Ok(Some(Trigger::Release("the scheduled sweep".into())));
+    }
+    Ok(None)
+}
+
+/// The release as the response, or an error naming what failed.
+fn released(release: Release) -> Result<Value, HandlerError> {
+    let value = serde_json::to_value(&release).unwrap_or(Value::Null);
+    tracing::info!(
+        images = release.rollouts.len(),
+        cleared = release.cleared.len(),
+        errors = release.errors.len(),
+        release = %value,
+        "release finished"
+    );
+    let Some(kind) = release.error_kind else {
+        return Ok(value);
+    };
+    let failures: Vec<String> = release
+        .rollouts
+        .iter()
+        .flat_map(|s| &s.services)
+        .filter(|s| s.outcome == Outcome::Failed)
+        .map(|s| format!("{}/{}: {}", s.cluster, s.service, s.reason))
+        .chain(release.errors.iter().cloned())
+        .collect();
+    Err(HandlerError::from_error(&Failures { kind, failures }))
 }
 
 fn ignored(reason: String) -> Value {
@@ -211,11 +293,18 @@ fn publish(summary: &Summary, namespace: &str) {
             reason = %entry.reason,
             task_definition = entry.task_definition_arn.as_deref().unwrap_or("-"),
             deployment_id = entry.deployment_id.as_deref().unwrap_or("-"),
+            freeze = entry.freeze.as_deref().unwrap_or("-"),
+            freeze_override = entry.freeze_override,
             "service"
         );
         metrics.add(&["redeploy-on-push", entry.outcome.as_str()]);
     }
     metrics.emit();
+    let mut overrides = MetricSet::new(namespace, "FreezeOverrides", &["Function"]);
+    for _ in summary.services.iter().filter(|s| s.freeze_override) {
+        overrides.add(&["redeploy-on-push"]);
+    }
+    overrides.emit();
 }
 
 /// The summary as the response, or an error naming the failed services.
@@ -227,6 +316,7 @@ fn outcome(summary: Summary) -> Result<Value, HandlerError> {
         skipped = summary.count(Outcome::Skipped),
         failed = summary.count(Outcome::Failed),
         planned = summary.count(Outcome::Planned),
+        deferred = summary.count(Outcome::Deferred),
         summary = %value,
         "redeploy finished"
     );
@@ -290,6 +380,7 @@ mod tests {
                 "CODEDEPLOY_HOOKS.AfterInstall",
             ),
             (("DRY_RUN", "sometimes"), "DRY_RUN"),
+            (("FREEZE_CALENDARS", "release-freeze, x"), "FREEZE_CALENDARS"),
         ];
         for ((name, value), field) in cases {
             let error = Config::from_env(&env(&[(name, value)])).unwrap_err();

@@ -50,6 +50,7 @@ pub const IAM_ACTIONS: &[&str] = &[
     "ecs:UntagResource",
     "application-autoscaling:DescribeScalableTargets",
     "application-autoscaling:RegisterScalableTarget",
+    "ssm:GetCalendarState",
 ];
 
 /// The function's configuration, from its environment.

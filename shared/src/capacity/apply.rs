@@ -10,10 +10,12 @@ use futures::{StreamExt, stream};
 use tracing::{info, warn};
 
 use super::decide::{Decision, Memory, Observed, Step, capacity_change};
+use super::gate::gated;
 use super::payload::{Action, ScalingRequest, Selection, Selector, ServiceName};
 use super::remembered::{REMEMBERED_CAPACITY_TAG, Suspended, TargetCapacity};
 use super::summary::{Outcome, ServiceReport, Summary};
-use crate::aws::AwsError;
+use crate::aws::{AwsError, OnFirstUse};
+use crate::calendar;
 use crate::discovery::{
     ClusterScope, DiscoveryLimits, cluster_name, describe_named, find_services, service_label,
     service_tags,
@@ -33,6 +35,9 @@ pub struct Clients {
     /// Application Auto Scaling: `DescribeScalableTargets`,
     /// `RegisterScalableTarget`.
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    /// Systems Manager: `GetCalendarState`, for payloads with a calendar
+    /// (built on first use).
+    pub ssm: OnFirstUse<aws_sdk_ssm::Client>,
 }
 
 impl Clients {
@@ -41,6 +46,7 @@ impl Clients {
         Clients {
             ecs: aws_sdk_ecs::Client::new(sdk),
             autoscaling: aws_sdk_applicationautoscaling::Client::new(sdk),
+            ssm: OnFirstUse::new(sdk, aws_sdk_ssm::Client::new),
         }
     }
 }
@@ -514,6 +520,34 @@ pub async fn apply_schedule(
     let limits = DiscoveryLimits::with_rate(concurrency, options.read_rate, options.read_burst);
     let mut summary = Summary::new(request.action.name(), options.dry_run);
 
+    // The calendar gate: a closed calendar skips or replaces the action.
+    let mut action = request.action;
+    if let Some(gate) = &request.calendar {
+        match calendar::states(clients.ssm.get(), &gate.calendars).await {
+            Ok(states) => {
+                let gated = gated(request.action, gate, &states);
+                info!(reason = %gated.note.reason, "calendar gate");
+                summary.calendar = Some(gated.note);
+                match gated.action {
+                    Some(instead) => action = instead,
+                    None => {
+                        summary.finish();
+                        return summary;
+                    }
+                }
+                summary.action = action.name();
+            }
+            Err(error) => {
+                // Nothing changes while the calendar cannot be told.
+                warn!(error = %error, "calendar unreadable");
+                summary.error_kinds.push(error.kind());
+                summary.errors.push(error.to_string());
+                summary.finish();
+                return summary;
+            }
+        }
+    }
+
     let selection = match &request.selection {
         Selection::Services(names) => select_named(&clients.ecs, names, &limits).await,
         Selection::Selector(selector) => select_by_selector(&clients.ecs, selector, &limits).await,
@@ -533,7 +567,6 @@ pub async fn apply_schedule(
     let mut targets = describe_targets(&clients.autoscaling, resource_ids, concurrency).await;
 
     let writes = WriteLimits::new();
-    let action = request.action;
     let reports: Vec<ServiceReport> =
         stream::iter(selection.services)
             .map(|service| {

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::calendar::CalendarName;
 use crate::events::{EventError, parse_event};
 
 /// The event name used in payload errors.
@@ -18,6 +19,27 @@ pub struct ScalingRequest {
     pub action: Action,
     /// To which services.
     pub selection: Selection,
+    /// Change calendars that, while `CLOSED`, skip the action or replace it.
+    pub calendar: Option<CalendarGate>,
+}
+
+/// `calendar` and `whenClosed`: what a schedule does while a change
+/// calendar is `CLOSED` (a public holiday, an event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarGate {
+    /// The calendars (names or document ARNs); any one closed counts.
+    pub calendars: Vec<CalendarName>,
+    /// What to do while one is closed.
+    pub when_closed: WhenClosed,
+}
+
+/// `whenClosed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenClosed {
+    /// `"skip"` (the default): do nothing.
+    Skip,
+    /// `{"action": ..., "min": ..., ...}`: this action instead, on the same services.
+    Apply(Action),
 }
 
 /// A schedule's action.
@@ -125,6 +147,43 @@ struct RawRequest {
     max: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     desired: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    calendar: Option<RawCalendars>,
+    #[serde(
+        default,
+        rename = "whenClosed",
+        skip_serializing_if = "Option::is_none"
+    )]
+    when_closed: Option<RawWhenClosed>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged, expecting = "a calendar name or ARN, or a list of them")]
+enum RawCalendars {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "\"skip\", or an action object such as {\"action\": \"set-capacity\", \"min\": 1, \"max\": 2}"
+)]
+enum RawWhenClosed {
+    Word(String),
+    Action(RawAction),
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAction {
+    action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    min: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    desired: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -157,14 +216,136 @@ fn count(field: &str, value: Option<i64>) -> Result<Option<i32>, EventError> {
     }
 }
 
+/// An action from its fields; error paths start with `prefix`
+/// (`whenClosed.` for the replacement action).
+fn parse_action(
+    prefix: &str,
+    name: &str,
+    min: Option<i64>,
+    max: Option<i64>,
+    desired: Option<i64>,
+) -> Result<Action, EventError> {
+    let field = |f: &str| format!("{prefix}{f}");
+    let min = count(&field("min"), min)?;
+    let max = count(&field("max"), max)?;
+    let desired = count(&field("desired"), desired)?;
+    match name {
+        "set-capacity" => {
+            let min = min.ok_or_else(|| invalid(field("min"), "required by set-capacity"))?;
+            let max = max.ok_or_else(|| invalid(field("max"), "required by set-capacity"))?;
+            if min > max {
+                return Err(invalid(
+                    field("min"),
+                    format!("must not be greater than max ({min} > {max})"),
+                ));
+            }
+            if let Some(d) = desired
+                && !(min..=max).contains(&d)
+            {
+                return Err(invalid(
+                    field("desired"),
+                    format!("must be between min ({min}) and max ({max}), got {d}"),
+                ));
+            }
+            Ok(Action::SetCapacity { min, max, desired })
+        }
+        "scale-to-zero" | "restore" => {
+            let what = if name == "restore" {
+                "restore brings back the remembered capacity"
+            } else {
+                "scale-to-zero brings the service to 0"
+            };
+            for (f, value) in [("min", min), ("max", max), ("desired", desired)] {
+                if value.is_some() {
+                    return Err(invalid(field(f), format!("not allowed: {what}")));
+                }
+            }
+            Ok(if name == "restore" {
+                Action::Restore
+            } else {
+                Action::ScaleToZero
+            })
+        }
+        other => Err(invalid(
+            field("action"),
+            format!(
+                "unknown action {other:?}: expected one of set-capacity, scale-to-zero, restore"
+            ),
+        )),
+    }
+}
+
+/// `calendar` and `whenClosed`, checked together.
+fn calendar_gate(
+    calendars: Option<RawCalendars>,
+    when_closed: Option<RawWhenClosed>,
+) -> Result<Option<CalendarGate>, EventError> {
+    let Some(calendars) = calendars else {
+        if when_closed.is_some() {
+            return Err(invalid("whenClosed", "needs a calendar"));
+        }
+        return Ok(None);
+    };
+    let names = match calendars {
+        RawCalendars::One(name) => vec![(String::from("calendar"), name)],
+        RawCalendars::Many(names) => names
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (format!("calendar[{i}]"), n))
+            .collect(),
+    };
+    if names.is_empty() {
+        return Err(invalid("calendar", "must not be empty"));
+    }
+    let calendars = names
+        .into_iter()
+        .map(|(path, name)| CalendarName::parse(&name).map_err(|e| invalid(path, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let when_closed = match when_closed {
+        None => WhenClosed::Skip,
+        Some(RawWhenClosed::Word(word)) if word == "skip" => WhenClosed::Skip,
+        Some(RawWhenClosed::Word(word)) => {
+            return Err(invalid(
+                "whenClosed",
+                format!("unknown {word:?}: expected \"skip\" or an action object"),
+            ));
+        }
+        Some(RawWhenClosed::Action(raw)) => WhenClosed::Apply(parse_action(
+            "whenClosed.",
+            &raw.action,
+            raw.min,
+            raw.max,
+            raw.desired,
+        )?),
+    };
+    Ok(Some(CalendarGate {
+        calendars,
+        when_closed,
+    }))
+}
+
+fn raw_action(action: &Action) -> RawAction {
+    let mut raw = RawAction {
+        action: action.name().to_owned(),
+        ..RawAction::default()
+    };
+    if let Action::SetCapacity { min, max, desired } = *action {
+        raw.min = Some(min.into());
+        raw.max = Some(max.into());
+        raw.desired = desired.map(i64::from);
+    }
+    raw
+}
+
 impl ScalingRequest {
     /// Parses and validates a schedule's payload.
     ///
     /// Every error is `InvalidInput` and names the field: an unknown action,
     /// an unknown field (a typo such as `mni`), `min` greater than `max`, a
     /// negative count, `desired` outside `[min, max]`, both or neither of
-    /// `services` and `selector`, an empty selector, or a service not named
-    /// `cluster/service`. An EventBridge "Scheduled Event" envelope (a rule
+    /// `services` and `selector`, an empty selector, a service not named
+    /// `cluster/service`, a bad `calendar`, or a `whenClosed` without one
+    /// (or with a bad action, named `whenClosed.min` and so on). An EventBridge "Scheduled Event" envelope (a rule
     /// or schedule without a constant `Input`) is rejected with a hint.
     pub fn parse(payload: Value) -> Result<Self, EventError> {
         if let Value::Object(fields) = &payload
@@ -183,55 +364,8 @@ impl ScalingRequest {
             ));
         }
         let raw: RawRequest = parse_event(EVENT, payload)?;
-        let min = count("min", raw.min)?;
-        let max = count("max", raw.max)?;
-        let desired = count("desired", raw.desired)?;
-        let action = match raw.action.as_str() {
-            "set-capacity" => {
-                let min = min.ok_or_else(|| invalid("min", "required by set-capacity"))?;
-                let max = max.ok_or_else(|| invalid("max", "required by set-capacity"))?;
-                if min > max {
-                    return Err(invalid(
-                        "min",
-                        format!("must not be greater than max ({min} > {max})"),
-                    ));
-                }
-                if let Some(d) = desired
-                    && !(min..=max).contains(&d)
-                {
-                    return Err(invalid(
-                        "desired",
-                        format!("must be between min ({min}) and max ({max}), got {d}"),
-                    ));
-                }
-                Action::SetCapacity { min, max, desired }
-            }
-            "scale-to-zero" | "restore" => {
-                let what = if raw.action == "restore" {
-                    "restore brings back the remembered capacity"
-                } else {
-                    "scale-to-zero brings the service to 0"
-                };
-                for (field, value) in [("min", min), ("max", max), ("desired", desired)] {
-                    if value.is_some() {
-                        return Err(invalid(field, format!("not allowed: {what}")));
-                    }
-                }
-                if raw.action == "restore" {
-                    Action::Restore
-                } else {
-                    Action::ScaleToZero
-                }
-            }
-            other => {
-                return Err(invalid(
-                    "action",
-                    format!(
-                        "unknown action {other:?}: expected one of set-capacity, scale-to-zero, restore"
-                    ),
-                ));
-            }
-        };
+        let action = parse_action("", &raw.action, raw.min, raw.max, raw.desired)?;
+        let calendar = calendar_gate(raw.calendar, raw.when_closed)?;
         let selection = match (raw.services, raw.selector) {
             (Some(_), Some(_)) => {
                 return Err(invalid(
@@ -285,7 +419,11 @@ impl ScalingRequest {
                 })
             }
         };
-        Ok(ScalingRequest { action, selection })
+        Ok(ScalingRequest {
+            action,
+            selection,
+            calendar,
+        })
     }
 
     /// The request as a payload [`ScalingRequest::parse`] accepts.
@@ -298,6 +436,15 @@ impl ScalingRequest {
             raw.min = Some(min.into());
             raw.max = Some(max.into());
             raw.desired = desired.map(i64::from);
+        }
+        if let Some(gate) = &self.calendar {
+            raw.calendar = Some(RawCalendars::Many(
+                gate.calendars.iter().map(|c| c.as_str().to_owned()).collect(),
+            ));
+            raw.when_closed = Some(match &gate.when_closed {
+                WhenClosed::Skip => RawWhenClosed::Word("skip".into()),
+                WhenClosed::Apply(action) => RawWhenClosed::Action(raw_action(action)),
+            });
         }
         match &self.selection {
             Selection::Services(names) => {
@@ -336,6 +483,7 @@ mod tests {
             "dev-office-hours.json",
             "scale-to-zero.json",
             "restore.json",
+            "morning-unless-holiday.json",
         ] {
             let parsed = ScalingRequest::parse(fixture(&format!("scheduled-scaling/{name}")))
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -356,6 +504,7 @@ mod tests {
                     cluster: "vahanhelp-production".into(),
                     service: "vahanhelp-backend-service".into(),
                 }]),
+                calendar: None,
             }
         );
         let dev =
@@ -372,11 +521,77 @@ mod tests {
                     clusters: vec!["dev".into()],
                     tags: [("autopilot:schedule".to_owned(), "office-hours".to_owned())].into(),
                 }),
+                calendar: None,
             }
         );
         let zero = ScalingRequest::parse(fixture("scheduled-scaling/scale-to-zero.json")).unwrap();
         assert_eq!(zero.action, Action::ScaleToZero);
         assert!(matches!(zero.selection, Selection::Selector(ref s) if s.clusters.is_empty()));
+    }
+
+    #[test]
+    fn calendars_skip_or_replace_the_action() {
+        let morning =
+            ScalingRequest::parse(fixture("scheduled-scaling/morning-unless-holiday.json")).unwrap();
+        let gate = morning.calendar.unwrap();
+        assert_eq!(gate.calendars[0].as_str(), "public-holidays");
+        assert_eq!(gate.when_closed, WhenClosed::Skip);
+        let instead = ScalingRequest::parse(json!({
+            "action": "scale-to-zero",
+            "services": ["prod/api"],
+            "calendar": ["launch-event", "arn:aws:ssm:eu-west-1:123456789012:document/sale"],
+            "whenClosed": {"action": "set-capacity", "min": 1, "max": 2}
+        }))
+        .unwrap();
+        let gate = instead.calendar.clone().unwrap();
+        assert_eq!(gate.calendars.len(), 2);
+        assert_eq!(
+            gate.when_closed,
+            WhenClosed::Apply(Action::SetCapacity {
+                min: 1,
+                max: 2,
+                desired: None
+            })
+        );
+        assert_eq!(ScalingRequest::parse(instead.to_json()).unwrap(), instead);
+
+        let base = || json!({"action": "restore", "services": ["prod/api"]});
+        let with = |extra: Value| {
+            let mut payload = base();
+            for (k, v) in extra.as_object().unwrap() {
+                payload[k] = v.clone();
+            }
+            payload
+        };
+        let cases = [
+            (json!({"whenClosed": "skip"}), "whenClosed", "needs a calendar"),
+            (json!({"calendar": "x"}), "calendar", "not a calendar name"),
+            (json!({"calendar": []}), "calendar", "must not be empty"),
+            (json!({"calendar": ["good-one", "a b"]}), "calendar[1]", "not a calendar name"),
+            (json!({"calendar": "holidays", "whenClosed": "wait"}), "whenClosed", "unknown \"wait\""),
+            (
+                json!({"calendar": "holidays", "whenClosed": {"action": "set-capacity", "min": 3, "max": 1}}),
+                "whenClosed.min",
+                "greater than max",
+            ),
+            (
+                json!({"calendar": "holidays", "whenClosed": {"action": "restore", "desired": 1}}),
+                "whenClosed.desired",
+                "not allowed",
+            ),
+            (
+                json!({"calendar": "holidays", "whenClosed": {"action": "nap"}}),
+                "whenClosed.action",
+                "unknown action",
+            ),
+        ];
+        for (extra, path, reason) in cases {
+            let error = ScalingRequest::parse(with(extra.clone())).unwrap_err();
+            assert!(
+                error.path.starts_with(path) && error.reason.contains(reason),
+                "{extra}: {error}"
+            );
+        }
     }
 
     #[test]

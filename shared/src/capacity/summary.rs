@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::decide::{Capacity, Decision};
+use super::gate::CalendarNote;
 use crate::error::{Classify, ErrorKind};
 
 /// What happened to one service.
@@ -104,6 +105,10 @@ pub struct Summary {
     /// Clusters or batches that could not be read while selecting services.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// The payload's change calendars: their states, and whether the
+    /// scheduled action was skipped or replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<CalendarNote>,
     #[serde(skip)]
     pub(super) error_kinds: Vec<ErrorKind>,
 }
@@ -137,6 +142,7 @@ impl Summary {
             services: Vec::new(),
             counts: BTreeMap::new(),
             errors: Vec::new(),
+            calendar: None,
             error_kinds: Vec::new(),
         }
     }

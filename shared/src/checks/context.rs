@@ -244,6 +244,8 @@ pub struct Clients {
     cloudwatch: OnFirstUse<aws_sdk_cloudwatch::Client>,
     /// Image scan findings in the function's Region: see [`Clients::ecr_in`].
     ecr: OnFirstUse<aws_sdk_ecr::Client>,
+    /// Change calendars: see [`Clients::ssm`].
+    ssm: OnFirstUse<aws_sdk_ssm::Client>,
     /// The http checks' client.
     pub http: HttpProber,
 }
@@ -255,6 +257,7 @@ impl Clients {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             cloudwatch: OnFirstUse::new(sdk, aws_sdk_cloudwatch::Client::new),
             ecr: OnFirstUse::new(sdk, aws_sdk_ecr::Client::new),
+            ssm: OnFirstUse::new(sdk, aws_sdk_ssm::Client::new),
             http,
         }
     }
@@ -262,6 +265,11 @@ impl Clients {
     /// The CloudWatch client (built on first use).
     pub fn cloudwatch(&self) -> &aws_sdk_cloudwatch::Client {
         self.cloudwatch.get()
+    }
+
+    /// The Systems Manager client, for change calendars (built on first use).
+    pub fn ssm(&self) -> &aws_sdk_ssm::Client {
+        self.ssm.get()
     }
 
     /// An ECR client for `region` (the function's own, built on first use,

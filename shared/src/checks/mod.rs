@@ -22,7 +22,8 @@
 //!   import it, and [`spec`] only aggregates the kinds.
 //! - One module per check kind, each with its spec, its pure decision
 //!   (unit-tested by tables) and its probe: [`http`], [`target_health`],
-//!   [`alarms`], [`metric`], [`image_scan`], [`task_definition`].
+//!   [`alarms`], [`metric`], [`image_scan`], [`task_definition`],
+//!   [`calendar`].
 //! - [`resolve`]: host pinning for the http checks (`RESOLVE`, like curl's
 //!   `--resolve` and `--connect-to`).
 //!
@@ -46,7 +47,8 @@
 //!    "comparison": "<", "threshold": 5},
 //!   {"kind": "image-scan", "severity": "HIGH"},
 //!   {"kind": "task-definition", "requireDigest": true,
-//!    "requiredSecrets": ["DATABASE_URL"], "essentialHealthChecks": true}
+//!    "requiredSecrets": ["DATABASE_URL"], "essentialHealthChecks": true},
+//!   {"kind": "calendar", "calendars": ["release-freeze"]}
 //! ]
 //! ```
 //!
@@ -55,6 +57,7 @@
 //! configured.
 
 pub mod alarms;
+pub mod calendar;
 pub mod common;
 pub mod context;
 pub mod elb;
@@ -107,6 +110,9 @@ pub fn build(specs: &[CheckSpec], context: &Arc<CheckContext>) -> Vec<Arc<dyn Ch
                 CheckSpec::TaskDefinition(s) => Arc::new(
                     task_definition::TaskDefinitionCheck::new(name, s.clone(), context),
                 ),
+                CheckSpec::Calendar(s) => {
+                    Arc::new(calendar::CalendarCheck::new(name, s.clone(), context))
+                }
             }
         })
         .collect()

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use super::alarms::AlarmsSpec;
+use super::calendar::CalendarSpec;
 use super::common::{FieldError, timeout_from};
 use super::engine::Bake;
 use super::http::HttpSpec;
@@ -25,13 +26,14 @@ use crate::config::{ConfigError, ranged_seconds_value};
 pub const MAX_BAKE_SECONDS: f64 = 3600.0;
 
 /// The check kinds, as written in `kind`.
-pub const KINDS: [&str; 6] = [
+pub const KINDS: [&str; 7] = [
     "http",
     "target-health",
     "alarms",
     "metric",
     "image-scan",
     "task-definition",
+    "calendar",
 ];
 
 /// One configured check.
@@ -50,6 +52,8 @@ pub enum CheckSpec {
     ImageScan(ImageScanSpec),
     /// Policies on the new task-definition revision.
     TaskDefinition(TaskDefinitionSpec),
+    /// Change calendars are open.
+    Calendar(CalendarSpec),
 }
 
 impl<'de> Deserialize<'de> for CheckSpec {
@@ -69,6 +73,7 @@ impl CheckSpec {
             CheckSpec::Metric(_) => KINDS[3],
             CheckSpec::ImageScan(_) => KINDS[4],
             CheckSpec::TaskDefinition(_) => KINDS[5],
+            CheckSpec::Calendar(_) => KINDS[6],
         }
     }
 
@@ -81,6 +86,7 @@ impl CheckSpec {
             CheckSpec::Metric(s) => s.name.as_deref(),
             CheckSpec::ImageScan(s) => s.name.as_deref(),
             CheckSpec::TaskDefinition(s) => s.name.as_deref(),
+            CheckSpec::Calendar(s) => s.name.as_deref(),
         }
     }
 
@@ -93,6 +99,7 @@ impl CheckSpec {
             CheckSpec::Metric(s) => s.timeout_seconds,
             CheckSpec::ImageScan(s) => s.timeout_seconds,
             CheckSpec::TaskDefinition(s) => s.timeout_seconds,
+            CheckSpec::Calendar(s) => s.timeout_seconds,
         };
         timeout_from(seconds)
     }
@@ -107,6 +114,7 @@ impl CheckSpec {
             CheckSpec::Metric(s) => s.default_name(),
             CheckSpec::ImageScan(s) => s.default_name(),
             CheckSpec::TaskDefinition(s) => s.default_name(),
+            CheckSpec::Calendar(s) => s.default_name(),
         }
     }
 
@@ -133,6 +141,7 @@ impl CheckSpec {
             "metric" => CheckSpec::Metric(fields(rest)?),
             "image-scan" => CheckSpec::ImageScan(fields(rest)?),
             "task-definition" => CheckSpec::TaskDefinition(fields(rest)?),
+            "calendar" => CheckSpec::Calendar(fields(rest)?),
             other => {
                 return Err(FieldError::new(
                     "kind",
@@ -156,6 +165,7 @@ impl CheckSpec {
             CheckSpec::Metric(s) => s.validate(),
             CheckSpec::ImageScan(s) => s.validate(),
             CheckSpec::TaskDefinition(s) => s.validate(),
+            CheckSpec::Calendar(s) => s.validate(),
         }
     }
 }
@@ -331,6 +341,7 @@ mod tests {
              "comparison": "<", "threshold": 5},
             {"kind": "image-scan"},
             {"kind": "task-definition", "name": "policy", "timeoutSeconds": 5},
+            {"kind": "calendar", "calendars": ["release-freeze"]},
         ]);
         let plan = parse(value).unwrap();
         let kinds: Vec<_> = plan.checks.iter().map(CheckSpec::kind).collect();
@@ -347,6 +358,7 @@ mod tests {
                 "metric HTTPCode_Target_5XX_Count Sum < 5",
                 "image-scan HIGH",
                 "policy",
+                "calendar release-freeze",
             ]
         );
         let again: Vec<CheckSpec> =

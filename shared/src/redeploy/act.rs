@@ -434,6 +434,8 @@ pub(super) fn report(service: &Tracked, outcome: Outcome, reason: String) -> Ser
             .collect(),
         task_definition_arn: None,
         deployment_id: None,
+        freeze: None,
+        freeze_override: false,
         error_kind: None,
     }
 }

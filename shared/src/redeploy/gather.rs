@@ -67,6 +67,8 @@ impl Revision {
 /// A service that runs the pushed repository and opted in to redeploys.
 #[derive(Debug, Clone)]
 pub(super) struct Tracked {
+    /// Its ARN.
+    pub arn: String,
     /// Cluster name.
     pub cluster: String,
     /// Service name.
@@ -150,6 +152,9 @@ fn tracked(
     let name = service
         .service_name()
         .ok_or_else(|| missing("serviceName"))?;
+    let service_arn = service
+        .service_arn()
+        .ok_or_else(|| missing("serviceArn"))?;
     let controller = match service.deployment_controller().map(|c| c.r#type()) {
         Some(DeploymentControllerType::CodeDeploy) => Controller::CodeDeploy,
         Some(DeploymentControllerType::External) => Controller::External,
@@ -197,6 +202,7 @@ fn tracked(
         .iter()
         .find_map(|lb| Some((lb.container_name()?.to_owned(), lb.container_port()?)));
     Ok(Some(Tracked {
+        arn: service_arn.to_owned(),
         cluster: cluster.to_owned(),
         name: name.to_owned(),
         controller,

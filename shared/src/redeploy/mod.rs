@@ -10,12 +10,16 @@
 //! - `act`: where each rollout goes (reads), then, unless dry run, register
 //!   a revision pinned to the digest (or reuse an equal one) and
 //!   `UpdateService` or a CodeDeploy deployment;
+//! - [`freeze`]: change calendars; a push bound for a frozen service is
+//!   deferred (a tag on the service) and [`freeze::release`]d when the
+//!   calendar opens;
 //! - [`taskdef`], [`appspec`], [`codedeploy`], [`policy`]: the task-definition
 //!   copy, the AppSpec, CodeDeploy's groups and deployments, the tag policy.
 
 mod act;
 pub mod appspec;
 pub mod codedeploy;
+pub mod freeze;
 mod gather;
 pub mod plan;
 pub mod policy;
@@ -27,7 +31,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use futures::{StreamExt, stream};
 use serde::Serialize;
 
-use crate::aws::AwsError;
+use crate::aws::{AwsError, OnFirstUse};
+use crate::calendar::CalendarName;
 use crate::discovery::{ClusterScope, DiscoveryLimits};
 use crate::error::{Classify, ErrorKind};
 use crate::image::Digest;
@@ -51,6 +56,8 @@ pub struct Settings {
     pub hooks: Vec<(String, String)>,
     /// Log every change, make none.
     pub dry_run: bool,
+    /// Change calendars that freeze every service (`FREEZE_CALENDARS`).
+    pub freeze_calendars: Vec<CalendarName>,
 }
 
 /// The AWS clients a redeploy uses.
@@ -62,6 +69,27 @@ pub struct Clients {
     pub ecr: aws_sdk_ecr::Client,
     /// CodeDeploy.
     pub codedeploy: aws_sdk_codedeploy::Client,
+    /// Systems Manager, for change calendars (built on first use: most
+    /// pushes meet no calendar).
+    pub ssm: OnFirstUse<aws_sdk_ssm::Client>,
+}
+
+impl Clients {
+    /// These clients, with ECR's in `region`: an image pushed in another
+    /// Region is described there.
+    pub fn with_ecr_in(&self, region: &str) -> Clients {
+        let mut clients = self.clone();
+        if self.ecr.config().region().map(|r| r.as_ref()) != Some(region) {
+            let config = self
+                .ecr
+                .config()
+                .to_builder()
+                .region(aws_sdk_ecr::config::Region::new(region.to_owned()))
+                .build();
+            clients.ecr = aws_sdk_ecr::Client::from_conf(config);
+        }
+        clients
+    }
 }
 
 /// What happened to one matched service.
@@ -76,6 +104,8 @@ pub enum Outcome {
     Failed,
     /// Dry run: this is what would have been done.
     Planned,
+    /// Held back by a closed change calendar, until it opens.
+    Deferred,
 }
 
 impl Outcome {
@@ -86,6 +116,7 @@ impl Outcome {
             Outcome::Skipped => "skipped",
             Outcome::Failed => "failed",
             Outcome::Planned => "planned",
+            Outcome::Deferred => "deferred",
         }
     }
 }
@@ -110,6 +141,13 @@ pub struct ServiceReport {
     /// The CodeDeploy deployment started, or the one already carrying it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<String>,
+    /// The closed calendars that deferred the push, or that an
+    /// `autopilot:freeze-override` let it through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<String>,
+    /// Rolled out during a freeze by `autopilot:freeze-override`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub freeze_override: bool,
     /// For a failure, how the caller should react.
     #[serde(skip)]
     pub error_kind: Option<ErrorKind>,
@@ -206,9 +244,11 @@ pub async fn redeploy(
     };
     pushed.pushed_at = images.get(&pushed.digest).and_then(|f| f.pushed_at);
 
-    // Decide.
-    let Decided { deploy, reports } = decide(&pushed, tracked, &newest, &images);
+    // Decide, then hold back what a closed calendar freezes.
+    let Decided { mut deploy, reports } = decide(&pushed, tracked, &newest, &images);
     summary.services = reports;
+    let held = freeze::hold(clients, settings, &pushed, &mut deploy).await;
+    summary.services.extend(held.reports);
 
     // Act.
     let groups = act::DeploymentGroups::new();
@@ -226,7 +266,16 @@ pub async fn redeploy(
         .buffer_unordered(settings.concurrency.max(1))
         .collect()
         .await;
-    summary.services.extend(acted.into_iter().flatten());
+    for mut report in acted.into_iter().flatten() {
+        if let Some(closed) = held
+            .overridden
+            .get(&(report.cluster.clone(), report.service.clone()))
+        {
+            report.freeze = Some(closed.clone());
+            report.freeze_override = matches!(report.outcome, Outcome::Deployed | Outcome::Planned);
+        }
+        summary.services.push(report);
+    }
     summary
         .services
         .sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
