@@ -186,7 +186,13 @@ pub async fn state(
     let state = match answer.state() {
         Some(aws_sdk_ssm::types::CalendarState::Open) => State::Open,
         Some(aws_sdk_ssm::types::CalendarState::Closed) => State::Closed,
-        _ => return Err(AwsError::missing_field("get the state of", resource, "State")),
+        _ => {
+            return Err(AwsError::missing_field(
+                "get the state of",
+                resource,
+                "State",
+            ));
+        }
     };
     Ok(CalendarState {
         calendar: calendar.clone(),
@@ -309,7 +315,10 @@ mod tests {
                 (got, _) => panic!("{text}: {got:?}"),
             }
         }
-        let list = CalendarName::parse_list("freeze, holidays  arn:aws:ssm:eu-west-1:123456789012:document/sale").unwrap();
+        let list = CalendarName::parse_list(
+            "freeze, holidays  arn:aws:ssm:eu-west-1:123456789012:document/sale",
+        )
+        .unwrap();
         assert_eq!(list.len(), 3);
         assert!(CalendarName::parse_list("ok-name, x").is_err());
     }
@@ -328,7 +337,11 @@ mod tests {
             ),
         ];
         for (name, expected) in cases {
-            assert_eq!(CalendarName::parse(name).unwrap().is(arn), expected, "{name}");
+            assert_eq!(
+                CalendarName::parse(name).unwrap().is(arn),
+                expected,
+                "{name}"
+            );
         }
     }
 

@@ -32,13 +32,15 @@ Adds, and otherwise leaves moto as it is:
   each with a JSON object naming the ``serviceDeploymentArn`` (400 naming the bad
   field, 404 for an unknown deployment, 409 for an answer no invocation awaits);
 * the harness clock and SSM Change Calendar's state-change events
-  (``ssm_calendar.py``): ``GET /_autopilot/clock`` (``{"now", "fixed"}``),
-  ``POST /_autopilot/clock {"now": ISO 8601 | null}`` (fixes the time
-  ``GetCalendarState`` uses without ``AtTime``, or back to real time; answers
-  ``{"now", "fixed", "events"}``, the "Calendar State Change" events of every
-  calendar in (old now, new now], in time order) and ``GET
-  /_autopilot/ssm/calendar-events?from=ISO&to=ISO`` (``{"events"}`` in (from,
-  to], the clock untouched); 400 naming the bad field;
+  (``ssm_calendar.py``): ``GET /_autopilot/clock[?accessKey=K]`` (``{"now",
+  "fixed"}``, with ``"accessKey"`` when given), ``POST /_autopilot/clock
+  {"accessKey"?: K, "now": ISO 8601 | null}`` (fixes the time
+  ``GetCalendarState`` uses without ``AtTime``, for the calls signed with K or,
+  without K, for all others; null: back to real time, or K back to the default;
+  answers ``{"now", "fixed", "accessKey"?, "events"}``, the "Calendar State
+  Change" events of every calendar in (old now, new now], in time order) and
+  ``GET /_autopilot/ssm/calendar-events?from=ISO&to=ISO`` (``{"events"}`` in
+  (from, to], no clock moved); 400 naming the bad field;
 * conformance to AWS's API models (``conformance.py``; botocore's pinned
   ``service-2`` models): every AWS request of the awsJson, rpcv2Cbor, awsQuery
   and ec2 protocols is checked against its operation's input shape (one that
@@ -297,7 +299,7 @@ class AutopilotMiddleware:
         if route == "clock" and method in ("GET", "POST"):
             try:
                 if method == "GET":
-                    return _json(start_response, 200, ssm_calendar.clock_report())
+                    return _json(start_response, 200, ssm_calendar.clock_report(query))
                 request = json.loads(buffer_body(environ) or b"{}")
                 return _json(start_response, 200, ssm_calendar.set_clock(request))
             except ValueError as err:

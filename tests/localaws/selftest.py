@@ -26,6 +26,7 @@ import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -1995,6 +1996,485 @@ def _driver_requests():
                  {"lifecycleHooks": [drv_hook(["POST_SCALE_UP"],
                                               timeout={"timeoutInMinutes": 20160})]}):
         ecs.update_service(cluster="drv", service="drv-payload", deploymentConfiguration=good)
+
+
+# --- SSM Change Calendar (ssm_calendar.py) -------------------------------------------------
+# Explicit checks (ensure, not assert): python -O must not turn them off.
+
+BERLIN = (
+    "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n"
+    "BEGIN:DAYLIGHT\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\n"
+    "DTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\n"
+    "BEGIN:STANDARD\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\n"
+    "DTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\n"
+    "END:VTIMEZONE\r\n"
+)
+
+
+def vevent(uid: str, *lines: str) -> str:
+    body = "".join(f"{line}\r\n" for line in lines)
+    return f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20240101T000000Z\r\n{body}END:VEVENT\r\n"
+
+
+def ical(kind: str, *components: str) -> str:
+    """A Change Calendar document's content, headed as AWS's own example is."""
+    return ("BEGIN:VCALENDAR\r\nPRODID:-//AWS//Change Calendar 1.0//EN\r\nVERSION:2.0\r\n"
+            f"X-CALENDAR-TYPE:{kind}\r\nX-WR-CALDESC:selftest\r\n"
+            + "".join(components) + "END:VCALENDAR\r\n")
+
+
+# AWS's example (AWS::SSM::Document, "Create a Systems Manager Change Calendar document").
+AWS_EXAMPLE = (
+    "BEGIN:VCALENDAR\r\nPRODID:-//AWS//Change Calendar 1.0//EN\r\nVERSION:2.0\r\n"
+    "X-CALENDAR-TYPE:DEFAULT_OPEN\r\nX-WR-CALDESC:test\r\nBEGIN:VTODO\r\n"
+    "DTSTAMP:20200320T004207Z\r\nUID:3b5af39a-d0b3-4049-a839-d7bb8af01f92\r\n"
+    "SUMMARY:Add events to this calendar.\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+)
+# Weekend freeze: Friday 17:00 to Monday 08:00 in Berlin, weekly, but not on 10 May 2024.
+FREEZE = ical("DEFAULT_OPEN", BERLIN, vevent(
+    "freeze", "SUMMARY:weekend freeze",
+    "DTSTART;TZID=Europe/Berlin:20240105T170000", "DTEND;TZID=Europe/Berlin:20240108T080000",
+    "RRULE:FREQ=WEEKLY;BYDAY=FR", "EXDATE;TZID=Europe/Berlin:20240510T170000"))
+# Change window: Tuesdays 10:00-12:00 UTC, in 2024 only.
+WINDOW = ical("DEFAULT_CLOSED", vevent(
+    "window", "DTSTART:20240102T100000Z", "DTEND:20240102T120000Z",
+    "RRULE:FREQ=WEEKLY;BYDAY=TU;UNTIL=20241231T235959Z"))
+# Public holidays (all day): Christmas every year, Boxing Day 2024 (no DTEND: one day);
+# and two overlapping maintenance events.
+HOLIDAYS = ical(
+    "DEFAULT_OPEN",
+    vevent("xmas", "DTSTART;VALUE=DATE:20241225", "DTEND;VALUE=DATE:20241226", "RRULE:FREQ=YEARLY"),
+    vevent("boxing", "DTSTART;VALUE=DATE:20241226"),
+    vevent("m1", "DTSTART:20240701T100000Z", "DTEND:20240701T120000Z"),
+    vevent("m2", "DTSTART:20240701T110000Z", "DURATION:PT2H"),
+)
+CALENDAR_EVENT_KEYS = {"version", "id", "detail-type", "source", "account", "time", "region",
+                       "resources", "detail"}
+
+
+def create_calendar(name: str, content: str, ssm=None) -> dict:
+    ssm = ssm or client("ssm")
+    return ssm.create_document(Name=name, Content=content, DocumentType="ChangeCalendar",
+                               DocumentFormat="TEXT")["DocumentDescription"]
+
+
+def calendar_state(names: list[str], at: str | None = None, ssm=None) -> dict:
+    ssm = ssm or client("ssm")
+    kwargs = {} if at is None else {"AtTime": at}
+    answer = ssm.get_calendar_state(CalendarNames=names, **kwargs)
+    answer.pop("ResponseMetadata")
+    return answer
+
+
+def expect_state(names: list[str], at: str, state: str, next_time: str | None,
+                 at_time: str | None = None) -> None:
+    answer = calendar_state(names, at)
+    want = {"State": state, "AtTime": at_time or iso_utc(at)}
+    if next_time is not None:
+        want["NextTransitionTime"] = next_time
+    ensure(answer == want, (names, at, answer, want))
+
+
+def iso_utc(text: str) -> str:
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def account_client(service: str, account: str):
+    """A client whose calls moto serves as account ``account`` (x-moto-account-id)."""
+    c = client(service)
+
+    def add_header(request, **_):
+        request.headers["x-moto-account-id"] = account
+
+    c.meta.events.register("before-sign.*.*", add_header)
+    return c
+
+
+def document_arn(name: str, account: str = ACCOUNT, region: str = REGION) -> str:
+    return f"arn:aws:ssm:{region}:{account}:document/{name}"
+
+
+@check("ssm calendar: CreateDocument keeps an iCalendar TEXT ChangeCalendar; Get/Describe/List")
+def _calendar_create():
+    import hashlib
+
+    ssm = client("ssm")
+    described = create_calendar("sc-freeze", FREEZE)
+    ensure(isinstance(described.pop("CreatedDate"), dt.datetime), described)
+    ensure(described == {
+        "Hash": hashlib.sha256(FREEZE.encode()).hexdigest(), "HashType": "Sha256",
+        "Name": "sc-freeze", "Owner": ACCOUNT, "Status": "Active", "DocumentVersion": "1",
+        "PlatformTypes": [], "DocumentType": "ChangeCalendar", "LatestVersion": "1",
+        "DefaultVersion": "1", "DocumentFormat": "TEXT"}, described)
+    got = ssm.get_document(Name="sc-freeze")
+    ensure((got["Content"], got["DocumentFormat"], got["DocumentType"], got["DocumentVersion"],
+            got["Status"]) == (FREEZE, "TEXT", "ChangeCalendar", "1", "Active"), got)
+    ensure(ssm.get_document(Name="sc-freeze", DocumentFormat="TEXT")["Content"] == FREEZE)
+    expect_error("ValidationException",
+                 lambda: ssm.get_document(Name="sc-freeze", DocumentFormat="JSON"))
+    document = ssm.describe_document(Name="sc-freeze")["Document"]
+    ensure((document["DocumentType"], document["DocumentFormat"], document["DefaultVersion"])
+           == ("ChangeCalendar", "TEXT", "1"), document)
+    # AWS's own example: a calendar with no events, always in its default state.
+    create_calendar("sc-aws-example", AWS_EXAMPLE)
+    ensure(calendar_state(["sc-aws-example"], "2024-03-08T12:00:00Z")
+           == {"State": "OPEN", "AtTime": "2024-03-08T12:00:00Z"})
+    listed = ssm.list_documents(Filters=[{"Key": "DocumentType", "Values": ["ChangeCalendar"]}])
+    names = {d["Name"] for d in listed["DocumentIdentifiers"]}
+    ensure({"sc-freeze", "sc-aws-example"} <= names, names)
+
+
+@check("ssm calendar: CreateDocument answers InvalidDocumentContent for a non-TEXT format or no calendar")
+def _calendar_create_errors():
+    ssm = client("ssm")
+
+    def create(content: str, name: str = "sc-bad", **kwargs):
+        return lambda: ssm.create_document(Name=name, Content=content,
+                                           DocumentType="ChangeCalendar", **kwargs)
+
+    event = vevent("e", "DTSTART:20240105T170000Z", "DTEND:20240105T180000Z")
+    bad_contents = [
+        "hello",
+        json.dumps({"schemaVersion": "2.2", "mainSteps": []}),
+        ical("DEFAULT_OPEN", event).replace("X-CALENDAR-TYPE:DEFAULT_OPEN\r\n", ""),
+        ical("SOMETIMES_OPEN", event),
+        ical("DEFAULT_OPEN", vevent("e", "DTEND:20240105T180000Z")),
+        ical("DEFAULT_OPEN", vevent("e", "DTSTART:2024XX05T170000Z")),
+        ical("DEFAULT_OPEN", vevent("e", "DTSTART;TZID=Nowhere/Land:20240105T170000")),
+        ical("DEFAULT_OPEN", vevent("e", "DTSTART:20240105T170000Z", "RRULE:FREQ=DAILY",
+                                    "EXDATE;TZID=Nowhere/Land:20240106T170000,20240107T170000")),
+        ical("DEFAULT_OPEN", vevent("e", "DTSTART:20240105T170000Z", "DTEND:20240104T170000Z")),
+        ical("DEFAULT_OPEN", vevent("e", "DTSTART:20240105T170000Z", "RRULE:FREQ=SOMETIMES")),
+    ]
+    for content in bad_contents:
+        err = expect_error("InvalidDocumentContent", create(content, DocumentFormat="TEXT"))
+        ensure(err.response["Error"]["Message"].startswith(
+            "The content for the document is not valid"), err.response)
+    for kwargs in ({"DocumentFormat": "JSON"}, {"DocumentFormat": "YAML"}, {}):
+        err = expect_error("InvalidDocumentContent", create(FREEZE, **kwargs))
+        ensure("DocumentFormat is TEXT" in err.response["Error"]["Message"], err.response)
+    # moto's name rules, and its answers for other document types, stand.
+    expect_error("ValidationException", create(FREEZE, name="aws-freeze", DocumentFormat="TEXT"))
+    expect_error("DocumentAlreadyExists", create(FREEZE, name="sc-freeze", DocumentFormat="TEXT"))
+    command = json.dumps({"schemaVersion": "2.2", "description": "c", "mainSteps": [
+        {"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": ["true"]}}]})
+    ssm.create_document(Name="sc-command", Content=command, DocumentType="Command")
+    err = expect_error("ValidationException", lambda: ssm.create_document(
+        Name="sc-command-text", Content=command, DocumentType="Command", DocumentFormat="TEXT"))
+    ensure(err.response["Error"]["Message"] == "Invalid document format TEXT", err.response)
+    err = expect_error("ValidationException", lambda: ssm.update_document(
+        Name="sc-command", Content=command + " ", DocumentVersion="$LATEST", DocumentFormat="TEXT"))
+    ensure(err.response["Error"]["Message"] == "Invalid document format TEXT", err.response)
+    ensure(ssm.get_document(Name="sc-command")["DocumentFormat"] == "JSON")
+
+
+@check("ssm calendar: DEFAULT_OPEN weekly Fri 17:00-Mon 08:00 Europe/Berlin freeze (VTIMEZONE, DST, EXDATE)")
+def _calendar_freeze():
+    # Friday 18:00 in Berlin (CET): closed until Monday 08:00 CET = 07:00Z.
+    expect_state(["sc-freeze"], "2024-03-08T18:00:00+01:00", "CLOSED", "2024-03-11T07:00:00Z")
+    # Monday 09:00 in Berlin: open until Friday 17:00 CET = 16:00Z.
+    expect_state(["sc-freeze"], "2024-03-11T09:00:00+01:00", "OPEN", "2024-03-15T16:00:00Z")
+    # An event covers [start, end).
+    expect_state(["sc-freeze"], "2024-03-08T15:59:59Z", "OPEN", "2024-03-08T16:00:00Z")
+    expect_state(["sc-freeze"], "2024-03-08T16:00:00Z", "CLOSED", "2024-03-11T07:00:00Z")
+    expect_state(["sc-freeze"], "2024-03-11T07:00:00Z", "OPEN", "2024-03-15T16:00:00Z")
+    # Summer time (CEST, +02:00), and the weekend the clocks change (31 March 2024).
+    expect_state(["sc-freeze"], "2024-06-07T18:00:00+02:00", "CLOSED", "2024-06-10T06:00:00Z")
+    expect_state(["sc-freeze"], "2024-03-29T18:00:00+01:00", "CLOSED", "2024-04-01T06:00:00Z")
+    # EXDATE: no freeze on 10 May 2024.
+    expect_state(["sc-freeze"], "2024-05-10T18:00:00+02:00", "OPEN", "2024-05-17T15:00:00Z")
+    expect_state(["sc-freeze"], "2024-05-06T09:00:00+02:00", "OPEN", "2024-05-17T15:00:00Z")
+    # A document ARN names it too; the user guide's AtTime form, and fractions.
+    expect_state([document_arn("sc-freeze")], "2024-03-08T10:00:00-0700", "CLOSED",
+                 "2024-03-11T07:00:00Z", at_time="2024-03-08T17:00:00Z")
+    expect_state(["sc-freeze"], "2024-03-08T17:00:00.250Z", "CLOSED", "2024-03-11T07:00:00Z",
+                 at_time="2024-03-08T17:00:00Z")
+
+
+@check("ssm calendar: DEFAULT_CLOSED is OPEN only during its events; none left: no NextTransitionTime")
+def _calendar_default_closed():
+    create_calendar("sc-window", WINDOW)
+    expect_state(["sc-window"], "2024-04-02T11:00:00Z", "OPEN", "2024-04-02T12:00:00Z")
+    expect_state(["sc-window"], "2024-04-02T09:00:00Z", "CLOSED", "2024-04-02T10:00:00Z")
+    expect_state(["sc-window"], "2024-04-02T12:00:00Z", "CLOSED", "2024-04-09T10:00:00Z")
+    expect_state(["sc-window"], "2024-12-31T11:00:00Z", "OPEN", "2024-12-31T12:00:00Z")
+    expect_state(["sc-window"], "2025-01-01T00:00:00Z", "CLOSED", None)  # UNTIL has passed
+
+
+@check("ssm calendar: all-day public holidays (VALUE=DATE, yearly, back to back) and overlapping events")
+def _calendar_holidays():
+    create_calendar("sc-holidays", HOLIDAYS)
+    expect_state(["sc-holidays"], "2024-12-24T23:59:59Z", "OPEN", "2024-12-25T00:00:00Z")
+    # Christmas and Boxing Day are one closed stretch: no transition at midnight.
+    expect_state(["sc-holidays"], "2024-12-25T12:00:00Z", "CLOSED", "2024-12-27T00:00:00Z")
+    expect_state(["sc-holidays"], "2024-12-26T00:00:00Z", "CLOSED", "2024-12-27T00:00:00Z")
+    expect_state(["sc-holidays"], "2025-06-01T00:00:00Z", "OPEN", "2025-12-25T00:00:00Z")
+    expect_state(["sc-holidays"], "2025-12-25T08:00:00Z", "CLOSED", "2025-12-26T00:00:00Z")
+    # 10:00-12:00 and 11:00-13:00 (DURATION): closed from 10:00 to 13:00.
+    expect_state(["sc-holidays"], "2024-07-01T09:00:00Z", "OPEN", "2024-07-01T10:00:00Z")
+    expect_state(["sc-holidays"], "2024-07-01T11:30:00Z", "CLOSED", "2024-07-01T13:00:00Z")
+
+
+@check("ssm calendar: several calendars are OPEN only when all are; the combined NextTransitionTime")
+def _calendar_combined():
+    both = ["sc-freeze", "sc-window"]
+    expect_state(both, "2024-04-02T11:00:00Z", "OPEN", "2024-04-02T12:00:00Z")
+    expect_state(both, "2024-04-02T09:00:00Z", "CLOSED", "2024-04-02T10:00:00Z")
+    # Frozen on Friday; the freeze ends on Monday, but the window opens on Tuesday.
+    expect_state(both, "2024-04-05T18:00:00+02:00", "CLOSED", "2024-04-09T10:00:00Z")
+    expect_state(["sc-freeze", "sc-holidays"], "2024-12-24T12:00:00Z", "OPEN", "2024-12-25T00:00:00Z")
+    expect_state(["sc-freeze", "sc-holidays"], "2024-12-26T12:00:00Z", "CLOSED", "2024-12-27T00:00:00Z")
+    # One calendar opening as the other closes is no transition.
+    create_calendar("sc-first", ical("DEFAULT_OPEN", vevent(
+        "a", "DTSTART:20240801T100000Z", "DTEND:20240801T120000Z")))
+    create_calendar("sc-second", ical("DEFAULT_OPEN", vevent(
+        "b", "DTSTART:20240801T120000Z", "DTEND:20240801T140000Z")))
+    expect_state(["sc-first", "sc-second"], "2024-08-01T11:00:00Z", "CLOSED", "2024-08-01T14:00:00Z")
+    expect_state(["sc-first", "sc-second"], "2024-08-01T14:00:00Z", "OPEN", None)
+    expect_state([document_arn("sc-first"), "sc-second"], "2024-08-01T09:00:00Z", "OPEN",
+                 "2024-08-01T10:00:00Z")
+
+
+@check("ssm calendar: GetCalendarState errors: unknown calendar, not a calendar, bad AtTime")
+def _calendar_state_errors():
+    ssm = client("ssm")
+    for names in (["sc-nope"], ["sc-freeze", "sc-nope"], [document_arn("sc-freeze", region="eu-west-1")],
+                  [document_arn("sc-freeze", account="111111111111")]):
+        err = expect_error("InvalidDocument", lambda: ssm.get_calendar_state(CalendarNames=names))
+        ensure(names[-1] in err.response["Error"]["Message"], err.response)
+    err = expect_error("InvalidDocumentType",
+                       lambda: ssm.get_calendar_state(CalendarNames=["sc-freeze", "sc-command"]))
+    ensure("Command" in err.response["Error"]["Message"], err.response)
+    for at in ("tomorrow", "2024-13-01T00:00:00Z", ""):
+        err = expect_error("ValidationException", lambda: ssm.get_calendar_state(
+            CalendarNames=["sc-freeze"], AtTime=at))
+        ensure("ISO 8601" in err.response["Error"]["Message"], err.response)
+    expect_error("ValidationException", lambda: ssm.get_calendar_state(CalendarNames=[]))
+
+
+@check("ssm calendar: a calendar shared by another account is read by its ARN, once shared")
+def _calendar_shared():
+    owner = account_client("ssm", "111111111111")
+    create_calendar("sc-shared", WINDOW, ssm=owner)
+    arn = document_arn("sc-shared", account="111111111111")
+    expect_error("InvalidDocument", lambda: client("ssm").get_calendar_state(CalendarNames=[arn]))
+    owner.modify_document_permission(Name="sc-shared", PermissionType="Share",
+                                     AccountIdsToAdd=[ACCOUNT])
+    expect_state([arn], "2024-04-02T11:00:00Z", "OPEN", "2024-04-02T12:00:00Z")
+    ensure(calendar_state(["sc-shared"], "2024-04-02T11:00:00Z", ssm=owner)["State"] == "OPEN")
+
+
+@check("ssm calendar: UpdateDocument ($LATEST) makes version 2; the default version is evaluated")
+def _calendar_update():
+    ssm = client("ssm")
+    first = ical("DEFAULT_OPEN", vevent("u1", "DTSTART:20240801T100000Z", "DTEND:20240801T120000Z"))
+    second = ical("DEFAULT_OPEN", vevent("u2", "DTSTART:20240802T100000Z", "DTEND:20240802T120000Z"))
+    create_calendar("sc-update", first)
+    described = ssm.update_document(Name="sc-update", Content=second, DocumentVersion="$LATEST",
+                                    DocumentFormat="TEXT")["DocumentDescription"]
+    ensure((described["DocumentVersion"], described["LatestVersion"], described["DefaultVersion"],
+            described["DocumentFormat"], described["DocumentType"])
+           == ("2", "2", "1", "TEXT", "ChangeCalendar"), described)
+    expect_state(["sc-update"], "2024-08-01T11:00:00Z", "CLOSED", "2024-08-01T12:00:00Z")
+    third = second.replace("u2", "u3")
+    expect_error("InvalidDocumentVersion", lambda: ssm.update_document(
+        Name="sc-update", Content=third, DocumentVersion="1", DocumentFormat="TEXT"))
+    expect_error("DuplicateDocumentContent", lambda: ssm.update_document(
+        Name="sc-update", Content=second, DocumentVersion="$LATEST", DocumentFormat="TEXT"))
+    expect_error("InvalidDocumentContent", lambda: ssm.update_document(
+        Name="sc-update", Content=third, DocumentVersion="$LATEST"))  # JSON, the default
+    expect_error("InvalidDocumentContent", lambda: ssm.update_document(
+        Name="sc-update", Content="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", DocumentVersion="2",
+        DocumentFormat="TEXT"))
+    default = ssm.update_document_default_version(Name="sc-update", DocumentVersion="2")
+    ensure(default["Description"] == {"Name": "sc-update", "DefaultVersion": "2"}, default)
+    expect_state(["sc-update"], "2024-08-01T11:00:00Z", "OPEN", "2024-08-02T10:00:00Z")
+    expect_state(["sc-update"], "2024-08-02T11:00:00Z", "CLOSED", "2024-08-02T12:00:00Z")
+    ensure(ssm.get_document(Name="sc-update", DocumentVersion="1")["Content"] == first)
+    ensure(ssm.get_document(Name="sc-update")["Content"] == second)
+    ssm.delete_document(Name="sc-update")
+    expect_error("InvalidDocument", lambda: ssm.get_calendar_state(CalendarNames=["sc-update"]))
+
+
+def set_clock(now: str | None) -> dict:
+    status, body = SERVER.http("POST", "/_autopilot/clock", {"now": now})
+    ensure(status == 200, (status, body))
+    return body
+
+
+def calendar_events_between(start: str, stop: str) -> list:
+    query = urllib.parse.urlencode({"from": start, "to": stop})
+    status, body = SERVER.http("GET", f"/_autopilot/ssm/calendar-events?{query}")
+    ensure(status == 200, (status, body))
+    return body["events"]
+
+
+def state_change(name: str, at: str, state: str, next_time: str) -> dict:
+    """What the user guide's "Calendar State Change" example holds, but the id."""
+    return {"version": "0", "detail-type": "Calendar State Change", "source": "aws.ssm",
+            "account": ACCOUNT, "time": at, "region": REGION, "resources": [document_arn(name)],
+            "detail": {"state": state, "atTime": at, "nextTransitionTime": next_time}}
+
+
+@check("ssm calendar: the clock endpoint, and the Calendar State Change events between two times")
+def _calendar_clock_and_events():
+    ensure(SERVER.http("POST", "/moto-api/reset", {})[0] == 200)
+    status, body = SERVER.http("GET", "/_autopilot/clock")
+    ensure(status == 200 and body["fixed"] is False, (status, body))
+    real = dt.datetime.now(dt.timezone.utc)
+    ensure(abs(dt.datetime.fromisoformat(body["now"].replace("Z", "+00:00")) - real)
+           < dt.timedelta(seconds=5), (body, real))
+    create_calendar("sc-freeze", FREEZE)
+    create_calendar("sc-window", WINDOW)
+
+    # Back from real now: no event; the calendars answer at the fixed time.
+    ensure(set_clock("2024-03-08T12:00:00Z") == {
+        "now": "2024-03-08T12:00:00Z", "fixed": True, "events": []})
+    ensure(calendar_state(["sc-freeze"]) == {"State": "OPEN", "AtTime": "2024-03-08T12:00:00Z",
+                                             "NextTransitionTime": "2024-03-08T16:00:00Z"})
+    # Friday noon to Wednesday: the freeze closes and opens, the window opens and closes.
+    moved = set_clock("2024-03-13T00:00:00Z")
+    ensure((moved["now"], moved["fixed"]) == ("2024-03-13T00:00:00Z", True), moved)
+    events = moved["events"]
+    ensure(all(set(e) == CALENDAR_EVENT_KEYS for e in events), events)
+    ensure(all(str(uuid.UUID(e["id"])) == e["id"] for e in events), events)
+    ensure(len({e["id"] for e in events}) == len(events), events)
+    ensure([{k: v for k, v in e.items() if k != "id"} for e in events] == [
+        state_change("sc-freeze", "2024-03-08T16:00:00Z", "CLOSED", "2024-03-11T07:00:00Z"),
+        state_change("sc-freeze", "2024-03-11T07:00:00Z", "OPEN", "2024-03-15T16:00:00Z"),
+        state_change("sc-window", "2024-03-12T10:00:00Z", "OPEN", "2024-03-12T12:00:00Z"),
+        state_change("sc-window", "2024-03-12T12:00:00Z", "CLOSED", "2024-03-19T10:00:00Z"),
+    ], events)
+    ensure(calendar_events_between("2024-03-08T12:00:00Z", "2024-03-13T00:00:00Z") == events)
+    # The window is (from, to]: the Friday closing is out, the Monday opening in.
+    ensure(calendar_events_between("2024-03-08T16:00:00Z", "2024-03-11T07:00:00Z") == events[1:2])
+    ensure(calendar_events_between("2024-03-12T10:00:00Z", "2024-03-12T10:00:00Z") == [])
+    # One event per change of a calendar's state, not per iCalendar event: back-to-back
+    # holidays and overlapping events make one closed stretch each.
+    create_calendar("sc-holidays", HOLIDAYS)
+    holidays = [{k: v for k, v in e.items() if k != "id"}
+                for e in calendar_events_between("2024-06-30T00:00:00Z", "2024-12-28T00:00:00Z")
+                if e["resources"] == [document_arn("sc-holidays")]]
+    ensure(holidays == [
+        state_change("sc-holidays", "2024-07-01T10:00:00Z", "CLOSED", "2024-07-01T13:00:00Z"),
+        state_change("sc-holidays", "2024-07-01T13:00:00Z", "OPEN", "2024-12-25T00:00:00Z"),
+        state_change("sc-holidays", "2024-12-25T00:00:00Z", "CLOSED", "2024-12-27T00:00:00Z"),
+        state_change("sc-holidays", "2024-12-27T00:00:00Z", "OPEN", "2025-12-25T00:00:00Z"),
+    ], holidays)
+    ensure(calendar_state(["sc-freeze", "sc-window"]) == {
+        "State": "CLOSED", "AtTime": "2024-03-13T00:00:00Z",
+        "NextTransitionTime": "2024-03-19T10:00:00Z"})
+    status, body = SERVER.http("GET", "/_autopilot/clock")
+    ensure(body == {"now": "2024-03-13T00:00:00Z", "fixed": True}, body)
+    ensure(set_clock("2024-03-13T00:00:00Z")["events"] == [])
+    ensure(set_clock("2024-03-01T00:00:00+01:00")["events"] == [])  # backwards
+
+    # Back to real time: every change since, in time order.
+    back = set_clock(None)
+    ensure(back["fixed"] is False, back)
+    times = [e["time"] for e in back["events"]]
+    ensure(len(times) > 100 and times == sorted(times), times[:5])
+    # (from the last fixed time, 2024-02-29T23:00:00Z: the freeze of Friday 1 March first)
+    ensure(times[0] == "2024-03-01T16:00:00Z" and times[-1] <= back["now"], (times[:2], times[-1]))
+
+    # Bad requests name the field; other methods answer 405.
+    for payload, field in (({"now": "soon"}, "now"), ({}, "now"), ([1], "now")):
+        status, body = SERVER.http("POST", "/_autopilot/clock", payload)
+        ensure(status == 400 and field in body["error"], (payload, status, body))
+    for query, field in (("from=2024-03-08T00:00:00Z", "to"), ("to=2024-03-08T00:00:00Z", "from"),
+                         ("from=2024-03-09T00:00:00Z&to=2024-03-08T00:00:00Z", "to"),
+                         ("from=yesterday&to=2024-03-08T00:00:00Z", "from")):
+        status, body = SERVER.http("GET", f"/_autopilot/ssm/calendar-events?{query}")
+        ensure(status == 400 and field in body["error"], (query, status, body))
+    ensure(SERVER.http("DELETE", "/_autopilot/clock")[0] == 405)
+    ensure(SERVER.http("POST", "/_autopilot/ssm/calendar-events", {})[0] == 405)
+
+    # /moto-api/reset: real time again, and no calendars.
+    set_clock("2024-03-08T12:00:00Z")
+    ensure(SERVER.http("POST", "/moto-api/reset", {})[0] == 200)
+    ensure(SERVER.http("GET", "/_autopilot/clock")[1]["fixed"] is False)
+    expect_error("InvalidDocument", lambda: client("ssm").get_calendar_state(CalendarNames=["sc-freeze"]))
+
+
+@check("ssm calendar: a clock per access key: its GetCalendarState calls and events; others unmoved")
+def _calendar_clock_per_key():
+    create_calendar("sc-freeze", FREEZE)
+    a, b, c = new_key(), new_key(), new_key()
+    status, body = SERVER.http("POST", "/_autopilot/clock",
+                               {"accessKey": a, "now": "2024-03-08T12:00:00Z"})
+    ensure(status == 200 and body == {"accessKey": a, "now": "2024-03-08T12:00:00Z",
+                                      "fixed": True, "events": []}, (status, body))
+    ensure(SERVER.http("POST", "/_autopilot/clock",
+                       {"accessKey": b, "now": "2024-03-11T12:00:00Z"})[0] == 200)
+    ensure(calendar_state(["sc-freeze"], ssm=keyed("ssm", a)) == {
+        "State": "OPEN", "AtTime": "2024-03-08T12:00:00Z",
+        "NextTransitionTime": "2024-03-08T16:00:00Z"})
+    ensure(calendar_state(["sc-freeze"], ssm=keyed("ssm", b))["AtTime"] == "2024-03-11T12:00:00Z")
+    # Every other caller is on real time.
+    real = dt.datetime.fromisoformat(calendar_state(["sc-freeze"])["AtTime"].replace("Z", "+00:00"))
+    ensure(abs(real - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(seconds=5), real)
+    ensure(SERVER.http("GET", "/_autopilot/clock")[1]["fixed"] is False)
+    status, body = SERVER.http("GET", f"/_autopilot/clock?accessKey={a}")
+    ensure(body == {"accessKey": a, "now": "2024-03-08T12:00:00Z", "fixed": True}, body)
+
+    # Moving a's clock answers the events of a's window; b's clock stays.
+    status, moved = SERVER.http("POST", "/_autopilot/clock",
+                                {"accessKey": a, "now": "2024-03-11T12:00:00Z"})
+    ensure([{k: v for k, v in e.items() if k != "id"} for e in moved["events"]] == [
+        state_change("sc-freeze", "2024-03-08T16:00:00Z", "CLOSED", "2024-03-11T07:00:00Z"),
+        state_change("sc-freeze", "2024-03-11T07:00:00Z", "OPEN", "2024-03-15T16:00:00Z"),
+    ], moved)
+    ensure(SERVER.http("GET", f"/_autopilot/clock?accessKey={b}")[1]["now"] == "2024-03-11T12:00:00Z")
+
+    # The default clock moves every key without its own; a's null follows it again.
+    set_clock("2024-06-07T18:00:00+02:00")
+    ensure(calendar_state(["sc-freeze"], ssm=keyed("ssm", c)) == {
+        "State": "CLOSED", "AtTime": "2024-06-07T16:00:00Z",
+        "NextTransitionTime": "2024-06-10T06:00:00Z"})
+    ensure(calendar_state(["sc-freeze"], ssm=keyed("ssm", a))["AtTime"] == "2024-03-11T12:00:00Z")
+    status, back = SERVER.http("POST", "/_autopilot/clock", {"accessKey": a, "now": None})
+    ensure((back["now"], back["fixed"]) == ("2024-06-07T16:00:00Z", True), back)
+    times = [e["time"] for e in back["events"]]
+    ensure(times[0] == "2024-03-15T16:00:00Z" and times[-1] == "2024-06-07T15:00:00Z", times)
+    ensure(calendar_state(["sc-freeze"], ssm=keyed("ssm", a))["AtTime"] == "2024-06-07T16:00:00Z")
+
+    for payload in ({"accessKey": 5, "now": None}, {"accessKey": "", "now": None}):
+        status, body = SERVER.http("POST", "/_autopilot/clock", payload)
+        ensure(status == 400 and "accessKey" in body["error"], (payload, status, body))
+    ensure(SERVER.http("POST", "/moto-api/reset", {})[0] == 200)
+    ensure(SERVER.http("GET", f"/_autopilot/clock?accessKey={b}")[1]["fixed"] is False)
+    ensure(SERVER.http("GET", "/_autopilot/clock")[1]["fixed"] is False)
+
+
+@check("ssm calendar: conformance checks the calendar answers; other documents' stay moto's")
+def _calendar_conformance():
+    key = new_key()
+    ssm = keyed("ssm", key)
+    before = conformance_report()["checked"]["responses"]
+    ssm.create_document(Name="sc-conf", Content=FREEZE, DocumentType="ChangeCalendar",
+                        DocumentFormat="TEXT")
+    ssm.describe_document(Name="sc-conf")
+    ssm.get_document(Name="sc-conf")
+    ssm.get_calendar_state(CalendarNames=["sc-conf"], AtTime="2024-03-08T17:00:00Z")
+    ssm.update_document(Name="sc-conf", Content=WINDOW, DocumentVersion="$LATEST", DocumentFormat="TEXT")
+    ssm.update_document_default_version(Name="sc-conf", DocumentVersion="2")
+    expect_error("InvalidDocument", lambda: ssm.get_calendar_state(CalendarNames=["sc-none"]))
+    expect_error("InvalidDocumentContent", lambda: ssm.create_document(
+        Name="sc-conf-bad", Content="x", DocumentType="ChangeCalendar", DocumentFormat="TEXT"))
+    ssm.delete_document(Name="sc-conf")
+    ours = 9
+    command = json.dumps({"schemaVersion": "2.2", "description": "c", "mainSteps": [
+        {"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": ["true"]}}]})
+    ssm.create_document(Name="sc-conf-command", Content=command, DocumentType="Command")
+    ssm.describe_document(Name="sc-conf-command")
+    ssm.get_document(Name="sc-conf-command")
+    after = conformance_report()["checked"]["responses"]
+    ensure(after - before == ours, (before, after))
+    ensure(violations_of(key) == set(), conformance_report(key))
+    # Nor did any SSM request or answer of the calendar checks above break the model.
+    ssm_violations = [v for v in conformance_report()["violations"] if v["service"] == "ssm"]
+    ensure(ssm_violations == [], ssm_violations)
 
 
 # --- conformance to AWS's API models (conformance.py) -------------------------------------

@@ -41,8 +41,9 @@ sharing logic is reused unchanged, so a calendar is a document like any other
 and ``POST /moto-api/reset`` clears it with the rest of moto.
 
 * ``CreateDocument`` with ``DocumentType: ChangeCalendar``: ``DocumentFormat``
-  must be ``TEXT`` (the API reference: "The document format can be JSON, YAML,
-  or TEXT. JSON is the default format", so an absent one is ``JSON``) and the
+  must be ``TEXT`` (the API reference, ``DocumentFormat``: "The document format
+  can be JSON, YAML, or TEXT. JSON is the default format", so an absent one is
+  ``JSON``) and the
   content an iCalendar object (RFC 5545, parsed with ``icalendar``): one
   ``VCALENDAR`` whose components parse without errors, with
   ``X-CALENDAR-TYPE`` ``DEFAULT_OPEN`` or ``DEFAULT_CLOSED``, each ``VEVENT``
@@ -114,9 +115,12 @@ user guide, https://docs.aws.amazon.com/systems-manager/latest/userguide/change-
   ``ChangeCalendar``, ``UnsupportedCalendarException`` ("The calendar entry
   contained in the specified SSM document isn't supported") when the stored
   calendar cannot be evaluated. The reference lists no error for a bad
-  ``AtTime`` or an empty ``CalendarNames``: both answer ``ValidationException``,
-  AWS's common error for an invalid parameter value
-  (https://docs.aws.amazon.com/systems-manager/latest/APIReference/CommonErrors.html).
+  ``AtTime`` or an empty ``CalendarNames`` (what AWS answers is not
+  documented): both answer ``ValidationException``, SSM's own error for an
+  invalid request (botocore's ``ssm`` model: "The request isn't valid. Verify
+  that you entered valid contents for the command and try again"; modelled for
+  other operations, and one of the errors ``conformance.py`` lets any
+  operation answer).
 
 How the iCalendar is evaluated
 ------------------------------
@@ -138,8 +142,12 @@ The clock
 When ``AtTime`` is omitted AWS uses its current time; here that is the harness
 clock: real UTC now, unless a test fixes it with ``POST /_autopilot/clock
 {"now": "<ISO 8601>"}`` (it then stays at that instant until set again;
-``{"now": null}`` goes back to real time). ``GET /_autopilot/clock`` ->
-``{"now", "fixed"}``. ``POST /moto-api/reset`` puts it back to real time.
+``{"now": null}`` goes back to real time). With ``"accessKey": K`` the time is
+fixed only for the ``GetCalendarState`` calls signed with access key K (a
+function process's own), so tests that move their time run side by side; K's
+``null`` makes it follow the default clock again. ``GET
+/_autopilot/clock[?accessKey=K]`` -> ``{"now", "fixed"}`` (and ``"accessKey"``
+when given). ``POST /moto-api/reset`` puts every clock back to real time.
 
 Calendar state-change events
 ----------------------------
@@ -161,16 +169,18 @@ asked for. "State changes for calendars shared from other AWS accounts are not
 currently supported": each event goes to the owner's account only. They are
 not put on EventBridge (moto's) here; the test-only endpoints serve them:
 
-* ``POST /_autopilot/clock {"now": ISO | null}`` -> ``{"now", "fixed",
-  "events": [...]}``: every event whose transition is in (old now, new now],
-  in time order (then by ARN); ``[]`` when the clock moves back.
+* ``POST /_autopilot/clock {"accessKey"?, "now": ISO | null}`` -> ``{"now",
+  "fixed", "accessKey"?, "events": [...]}``: every event (of every calendar)
+  whose transition is in (that clock's old now, its new now], in time order
+  (then by ARN); ``[]`` when the clock moves back.
 * ``GET /_autopilot/ssm/calendar-events?from=ISO&to=ISO`` -> ``{"events":
   [...]}``: the same for any window (from, to], without moving the clock.
 
-Bad requests answer 400 ``{"error"}`` naming the field (``now``, ``from``,
-``to``); a stored calendar that cannot be evaluated 500 naming it.
+Bad requests answer 400 ``{"error"}`` naming the field (``now``,
+``accessKey``, ``from``, ``to``); a stored calendar that cannot be evaluated 500
+naming it.
 
-State lives on moto's SSM backend objects (the documents) and on the clock,
+State lives on moto's SSM backend objects (the documents) and on the clocks,
 which the wrapped ``MotoAPIBackend.reset`` puts back, so ``POST /moto-api/reset``
 clears both.
 """
@@ -207,6 +217,7 @@ CALENDAR_TYPES = ("DEFAULT_OPEN", "DEFAULT_CLOSED")
 OPEN, CLOSED = "OPEN", "CLOSED"
 FORMATS = ("YAML", "JSON", "TEXT")  # botocore's DocumentFormat
 HORIZON = dt.timedelta(days=3653)  # how far ahead a next transition is looked for
+FIRST_WINDOW = dt.timedelta(days=1)  # the first window events are expanded in
 UTC = dt.timezone.utc
 EVENT_NAMESPACE = uuid.UUID("6f1c4f0e-6a57-4b4e-9d57-2f1f3c0d7a11")
 DOCUMENT_ARN = re.compile(
@@ -240,7 +251,10 @@ def parse_time(text: Any) -> dt.datetime:
     if not isinstance(text, str):
         raise ValueError(f"expected an ISO 8601 time string, got {text!r}")
     value = dt.datetime.fromisoformat(text.strip())
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value > dt.datetime.max.replace(tzinfo=UTC) - HORIZON:
+        raise ValueError(f"{text!r} is too far ahead to look {HORIZON.days} days beyond")
+    return value
 
 
 # --- the calendar: parsing and checking (CreateDocument, UpdateDocument) ------------------
@@ -282,19 +296,20 @@ def _calendar_type(calendar: icalendar.Calendar) -> str:
     return value
 
 
-def _values(prop: Any) -> Iterator[Any]:
-    """Each date value of a property: a list (several lines) or a list value (EXDATE)."""
-    for item in prop if isinstance(prop, list) else [prop]:
-        yield from getattr(item, "dts", None) or [item]
+def _zoned_values(prop: Any) -> Iterator[tuple[str | None, Any]]:
+    """(TZID, value) of each date of a property: one or several lines, each one
+    value or a list (EXDATE, RDATE: the TZID is the line's)."""
+    for line in prop if isinstance(prop, list) else [prop]:
+        tzid = getattr(line, "params", {}).get("TZID")
+        for value in getattr(line, "dts", None) or [line]:
+            yield tzid, getattr(value, "dt", None)
 
 
 def _check_zones(component: icalendar.cal.Component) -> None:
     # RFC 5545 3.2.19: a TZID names a VTIMEZONE of the object; icalendar
     # leaves a time whose TZID it cannot resolve without a zone (floating).
     for name in ZONED_PROPERTIES:
-        for value in _values(component.get(name, [])):
-            tzid = getattr(value, "params", {}).get("TZID")
-            moment = getattr(value, "dt", None)
+        for tzid, moment in _zoned_values(component.get(name, [])):
             if tzid and isinstance(moment, dt.datetime) and moment.tzinfo is None:
                 raise _invalid(f"{name};TZID={tzid}: no such time zone (and no VTIMEZONE for it)")
 
@@ -348,10 +363,27 @@ def _utc(value: dt.date | dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _occurrences(calendar: Calendar, since: dt.datetime) -> Iterator[tuple[dt.datetime, dt.datetime]]:
-    """(start, end) of each event occurrence happening at or after ``since``, by start."""
-    for event in calendar.query.after(since):
-        yield _utc(event.start), _utc(event.end)
+def _occurrences(
+    calendar: Calendar, since: dt.datetime, until: dt.datetime
+) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+    """(start, end) of each occurrence happening in [since, until), by start.
+
+    Asked of ``recurring-ical-events`` in windows that double (1 day, 2, 4,
+    ...), so that a near answer costs one small expansion and the horizon a
+    dozen. An occurrence reaching into the next window is given once.
+    """
+    low, span = since, FIRST_WINDOW
+    previous: set[tuple[dt.datetime, dt.datetime, str]] = set()
+    while low < until:
+        high = min(low + span, until)
+        window = {
+            (_utc(event.start), _utc(event.end), str(event.get("UID", "")))
+            for event in calendar.query.between(low, high)
+        }
+        for start, end, _ in sorted(window - previous):
+            if start < until:
+                yield start, end
+        previous, low, span = window, high, span * 2
 
 
 def _blocks(
@@ -365,9 +397,7 @@ def _blocks(
     on: its end is None (unknown within the horizon).
     """
     current: list[dt.datetime] | None = None
-    for start, end in _occurrences(calendar, since):
-        if start >= until:
-            break
+    for start, end in _occurrences(calendar, since, until):
         if end <= start or end <= since:
             continue  # no instant in it, or over before since
         if current is not None and start <= current[1]:
@@ -405,24 +435,48 @@ def _timeline(
     return in_event, changes()
 
 
+def _push_next(
+    pending: list[tuple[dt.datetime, int, bool]],
+    streams: list[Iterator[tuple[dt.datetime, bool]]],
+    index: int,
+) -> bool:
+    """Queue calendar ``index``'s next change; False when it has no more."""
+    change = next(streams[index], None)
+    if change is None:
+        return False
+    heapq.heappush(pending, (change[0], index, change[1]))
+    return True
+
+
 def combined_state(
     calendars: list[Calendar], at: dt.datetime
 ) -> tuple[bool, dt.datetime | None]:
     """(open?, next transition) of calendars taken together: "OPEN only if all
-    calendars in the request are open" (API reference). Changes at one instant
-    are applied together, so one calendar opening as another closes is no
-    transition."""
+    calendars in the request are open" (API reference).
+
+    Changes at one instant are applied together, so one calendar opening as
+    another closes is no transition. A calendar closed with no change left
+    keeps the whole closed: the others are not expanded further.
+    """
     until = at + HORIZON
     states: list[bool] = []
-    streams = []
+    streams: list[Iterator[tuple[dt.datetime, bool]]] = []
+    pending: list[tuple[dt.datetime, int, bool]] = []
+    live: set[int] = set()
     for index, calendar in enumerate(calendars):
         in_event, changes = _timeline(calendar, at, until)
         states.append(is_open(calendar, in_event))
-        streams.append(((when, index, flag) for when, flag in changes))
+        streams.append(changes)
+        if _push_next(pending, streams, index):
+            live.add(index)
     open_now = all(states)
-    for when, group in itertools.groupby(heapq.merge(*streams), key=lambda change: change[0]):
-        for _, index, in_event in group:
+    while pending and all(states[i] or i in live for i in range(len(calendars))):
+        when = pending[0][0]
+        while pending and pending[0][0] == when:
+            _, index, in_event = heapq.heappop(pending)
             states[index] = is_open(calendars[index], in_event)
+            if not _push_next(pending, streams, index):
+                live.discard(index)
         if all(states) != open_now:
             return open_now, when
     return open_now, None
@@ -587,24 +641,26 @@ def _calendar_named(backend: SimpleSystemManagerBackend, name_or_arn: Any) -> Ca
     return calendar
 
 
-def _at_time(at_time: Any) -> dt.datetime:
+def _at_time(at_time: Any, access_key: str | None) -> dt.datetime:
     if at_time is None:
-        return CLOCK.now()  # "If you don't specify a value or AtTime, the current time is used."
+        # "If you don't specify a value or AtTime, the current time is used."
+        return CLOCK.now(access_key)
     try:
         return parse_time(at_time)
-    except ValueError:
+    except ValueError as err:
         raise ValidationException(
-            f"AtTime {at_time!r} is not a valid ISO 8601 time (e.g. 2020-07-30T16:18:18Z)"
+            f"AtTime {at_time!r} is not a valid ISO 8601 time (e.g. 2020-07-30T16:18:18Z): {err}"
         ) from None
 
 
 def get_calendar_state(
-    self: SimpleSystemManagerBackend, calendar_names: Any, at_time: Any
+    self: SimpleSystemManagerBackend, calendar_names: Any, at_time: Any,
+    access_key: str | None = None,
 ) -> dict[str, str]:
     if not isinstance(calendar_names, list) or not calendar_names:
         raise ValidationException("CalendarNames must name at least one calendar")
     calendars = [_calendar_named(self, name) for name in calendar_names]
-    at = _at_time(at_time)
+    at = _at_time(at_time, access_key)
     with _lock:
         try:
             open_now, next_transition = combined_state(calendars, at)
@@ -620,7 +676,7 @@ def get_calendar_state(
 
 def _r_get_calendar_state(self: SimpleSystemManagerResponse) -> ActionResult:
     return ActionResult(self.ssm_backend.get_calendar_state(
-        self._get_param("CalendarNames"), self._get_param("AtTime")
+        self._get_param("CalendarNames"), self._get_param("AtTime"), self.get_access_key()
     ))
 
 
@@ -628,26 +684,50 @@ def _r_get_calendar_state(self: SimpleSystemManagerResponse) -> ActionResult:
 
 
 class Clock:
-    """The harness's current time: real UTC now, or the instant a test fixed."""
+    """The harness's current time: real UTC now, or an instant a test fixed.
+
+    One clock for all (the default), and one per access key that a test
+    fixed (a function process signs with its own key), so that tests moving
+    their time run side by side; a key without its own follows the default.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._fixed: dt.datetime | None = None
+        self._default: dt.datetime | None = None
+        self._keys: dict[str, dt.datetime] = {}
 
-    def now(self) -> dt.datetime:
-        with self._lock:
-            return self._fixed or dt.datetime.now(UTC)
+    def _fixed(self, key: str | None) -> dt.datetime | None:
+        return self._keys.get(key or "") or self._default
 
-    def set(self, fixed: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
-        """Fix the clock (None: real time); (the time before, the time after)."""
+    def now(self, key: str | None = None) -> dt.datetime:
         with self._lock:
-            before = self._fixed or dt.datetime.now(UTC)
-            self._fixed = fixed
-            return before, fixed or dt.datetime.now(UTC)
+            return self._fixed(key) or dt.datetime.now(UTC)
 
-    def report(self) -> dict[str, Any]:
+    def set(
+        self, fixed: dt.datetime | None, key: str | None = None
+    ) -> tuple[dt.datetime, dt.datetime]:
+        """Fix the default clock or ``key``'s (None: back to real time, or for a
+        key back to the default); (its time before, its time after)."""
         with self._lock:
-            return {"now": iso(self._fixed or dt.datetime.now(UTC)), "fixed": self._fixed is not None}
+            before = self._fixed(key) or dt.datetime.now(UTC)
+            if key is None:
+                self._default = fixed
+            elif fixed is None:
+                self._keys.pop(key, None)
+            else:
+                self._keys[key] = fixed
+            return before, self._fixed(key) or dt.datetime.now(UTC)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._default = None
+            self._keys.clear()
+
+    def report(self, key: str | None = None) -> dict[str, Any]:
+        with self._lock:
+            fixed = self._fixed(key)
+            answer = {"now": iso(fixed or dt.datetime.now(UTC)), "fixed": fixed is not None}
+        return answer if key is None else {"accessKey": key, **answer}
 
 
 CLOCK = Clock()
@@ -656,9 +736,9 @@ _original_moto_api_reset = MotoAPIBackend.reset
 
 
 def _moto_api_reset(self: MotoAPIBackend) -> None:
-    # POST /moto-api/reset: moto's state, and the clock back to real time.
+    # POST /moto-api/reset: moto's state, and every clock back to real time.
     _original_moto_api_reset(self)
-    CLOCK.set(None)
+    CLOCK.reset()
 
 
 # --- Calendar State Change events ----------------------------------------------------------------
@@ -719,17 +799,19 @@ def calendar_events(after: dt.datetime, through: dt.datetime) -> list[dict[str, 
             except Exception as err:  # noqa: BLE001 - the library raises several kinds
                 raise EndpointError(500, f"calendar {arn} cannot be evaluated: {err}") from None
             for at, open_, next_transition in changes:
-                found.append((at, arn, state_change_event(backend, arn, at, open_, next_transition)))
+                event = state_change_event(backend, arn, at, open_, next_transition)
+                found.append((at, arn, event))
     found.sort(key=lambda item: (item[0], item[1]))
     return [event for _, _, event in found]
 
 
-# --- test-only endpoints (served by the middleware) ------------------------------------------------
+# --- test-only endpoints (served by the middleware) ---------------------------------------------
 
 
 def _time_field(request: dict[str, Any], name: str, nullable: bool = False) -> dt.datetime | None:
     if name not in request:
-        raise EndpointError(400, f"{name} is required (an ISO 8601 time{' or null' if nullable else ''})")
+        what = "an ISO 8601 time" + (" or null" if nullable else "")
+        raise EndpointError(400, f"{name} is required ({what})")
     if request[name] is None and nullable:
         return None
     try:
@@ -738,21 +820,30 @@ def _time_field(request: dict[str, Any], name: str, nullable: bool = False) -> d
         raise EndpointError(400, f"{name}: {err}") from None
 
 
-def clock_report() -> dict[str, Any]:
-    """``GET /_autopilot/clock``."""
-    return CLOCK.report()
+def _access_key(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise EndpointError(400, "accessKey must be an access key ID (or absent: the default clock)")
+    return value
+
+
+def clock_report(query: dict[str, list[str]]) -> dict[str, Any]:
+    """``GET /_autopilot/clock[?accessKey=K]``."""
+    return CLOCK.report(_access_key((query.get("accessKey") or [None])[0]))
 
 
 def set_clock(request: Any) -> dict[str, Any]:
-    """``POST /_autopilot/clock {"now": ISO | null}``: the new time, and the
-    calendar state changes in (old now, new now]."""
+    """``POST /_autopilot/clock {"accessKey"?, "now": ISO | null}``: the new
+    time, and the calendar state changes in (old now, new now]."""
     if not isinstance(request, dict):
-        raise EndpointError(400, 'expected a JSON object {"now": ISO 8601 | null}')
+        raise EndpointError(400, 'expected a JSON object {"accessKey"?, "now": ISO 8601 | null}')
+    key = _access_key(request.get("accessKey"))
     fixed = _time_field(request, "now", nullable=True)
     with _lock:
-        before, after = CLOCK.set(fixed)
+        before, after = CLOCK.set(fixed, key)
         events = calendar_events(before, after) if after > before else []
-    return {**CLOCK.report(), "events": events}
+    return {**CLOCK.report(key), "events": events}
 
 
 def events_between(query: dict[str, list[str]]) -> dict[str, Any]:
@@ -765,7 +856,7 @@ def events_between(query: dict[str, list[str]]) -> dict[str, Any]:
     return {"events": calendar_events(start, stop)}
 
 
-# --- conformance: which requests this module answers ------------------------------------------------
+# --- conformance: which requests this module answers ---------------------------------------------
 
 
 def _caller_backend(environ: dict[str, Any]) -> SimpleSystemManagerBackend | None:

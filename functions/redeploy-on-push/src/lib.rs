@@ -238,7 +238,9 @@ const SCHEDULER: (&str, &str) = ("aws.scheduler", "Scheduled Event");
 fn release_trigger(payload: &Value) -> Result<Option<Trigger>, HandlerError> {
     if let Some(change) = parse_state_change(payload).map_err(|e| HandlerError::from_error(&e))? {
         let trigger = match change.detail.state {
-            State::Open => Trigger::Release(format!("change calendar {} opened", change.calendar_arn)),
+            State::Open => {
+                Trigger::Release(format!("change calendar {} opened", change.calendar_arn))
+            }
             State::Closed => Trigger::Ignored(format!(
                 "change calendar {} closed: deferred pushes wait for it to open",
                 change.calendar_arn
@@ -246,8 +248,14 @@ fn release_trigger(payload: &Value) -> Result<Option<Trigger>, HandlerError> {
         };
         return Ok(Some(trigger));
     }
-    let source = payload.get("source").and_then(Value::as_str).unwrap_or_default();
-    let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
+    let source = payload
+        .get("source")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let detail_type = payload
+        .get("detail-type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if [SCHEDULE, SCHEDULER].contains(&(source, detail_type)) {
         return Ok(Some(Trigger::Release("the scheduled sweep".into())));
     }
@@ -380,7 +388,10 @@ mod tests {
                 "CODEDEPLOY_HOOKS.AfterInstall",
             ),
             (("DRY_RUN", "sometimes"), "DRY_RUN"),
-            (("FREEZE_CALENDARS", "release-freeze, x"), "FREEZE_CALENDARS"),
+            (
+                ("FREEZE_CALENDARS", "release-freeze, x"),
+                "FREEZE_CALENDARS",
+            ),
         ];
         for ((name, value), field) in cases {
             let error = Config::from_env(&env(&[(name, value)])).unwrap_err();

@@ -117,7 +117,13 @@ mod tests {
         };
         // (when closed, state, expected action, skipped, instead of)
         let cases = [
-            (WhenClosed::Skip, State::Open, Some(Action::Restore), None, None),
+            (
+                WhenClosed::Skip,
+                State::Open,
+                Some(Action::Restore),
+                None,
+                None,
+            ),
             (WhenClosed::Skip, State::Closed, None, Some("restore"), None),
             (
                 WhenClosed::Apply(night),
@@ -126,16 +132,30 @@ mod tests {
                 None,
                 Some("restore"),
             ),
-            (WhenClosed::Apply(night), State::Open, Some(Action::Restore), None, None),
+            (
+                WhenClosed::Apply(night),
+                State::Open,
+                Some(Action::Restore),
+                None,
+                None,
+            ),
         ];
         for (when_closed, state, action, skipped, instead_of) in cases {
             let got = gated(Action::Restore, &gate(when_closed), &states(state));
             assert_eq!(got.action, action, "{when_closed:?} {state:?}");
             assert_eq!(got.note.skipped, skipped);
             assert_eq!(got.note.instead_of, instead_of);
-            assert!(got.note.reason.contains("public-holidays"), "{}", got.note.reason);
+            assert!(
+                got.note.reason.contains("public-holidays"),
+                "{}",
+                got.note.reason
+            );
         }
-        let skipped = gated(Action::Restore, &gate(WhenClosed::Skip), &states(State::Closed));
+        let skipped = gated(
+            Action::Restore,
+            &gate(WhenClosed::Skip),
+            &states(State::Closed),
+        );
         assert_eq!(
             skipped.note.reason,
             "calendar public-holidays is CLOSED until 2026-12-27T00:00:00Z: restore skipped"

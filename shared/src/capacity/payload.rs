@@ -439,7 +439,10 @@ impl ScalingRequest {
         }
         if let Some(gate) = &self.calendar {
             raw.calendar = Some(RawCalendars::Many(
-                gate.calendars.iter().map(|c| c.as_str().to_owned()).collect(),
+                gate.calendars
+                    .iter()
+                    .map(|c| c.as_str().to_owned())
+                    .collect(),
             ));
             raw.when_closed = Some(match &gate.when_closed {
                 WhenClosed::Skip => RawWhenClosed::Word("skip".into()),
@@ -532,7 +535,8 @@ mod tests {
     #[test]
     fn calendars_skip_or_replace_the_action() {
         let morning =
-            ScalingRequest::parse(fixture("scheduled-scaling/morning-unless-holiday.json")).unwrap();
+            ScalingRequest::parse(fixture("scheduled-scaling/morning-unless-holiday.json"))
+                .unwrap();
         let gate = morning.calendar.unwrap();
         assert_eq!(gate.calendars[0].as_str(), "public-holidays");
         assert_eq!(gate.when_closed, WhenClosed::Skip);
@@ -564,11 +568,23 @@ mod tests {
             payload
         };
         let cases = [
-            (json!({"whenClosed": "skip"}), "whenClosed", "needs a calendar"),
+            (
+                json!({"whenClosed": "skip"}),
+                "whenClosed",
+                "needs a calendar",
+            ),
             (json!({"calendar": "x"}), "calendar", "not a calendar name"),
             (json!({"calendar": []}), "calendar", "must not be empty"),
-            (json!({"calendar": ["good-one", "a b"]}), "calendar[1]", "not a calendar name"),
-            (json!({"calendar": "holidays", "whenClosed": "wait"}), "whenClosed", "unknown \"wait\""),
+            (
+                json!({"calendar": ["good-one", "a b"]}),
+                "calendar[1]",
+                "not a calendar name",
+            ),
+            (
+                json!({"calendar": "holidays", "whenClosed": "wait"}),
+                "whenClosed",
+                "unknown \"wait\"",
+            ),
             (
                 json!({"calendar": "holidays", "whenClosed": {"action": "set-capacity", "min": 3, "max": 1}}),
                 "whenClosed.min",

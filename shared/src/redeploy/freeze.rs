@@ -65,7 +65,10 @@ impl Deferral {
         let pushed_at = pushed
             .pushed_at
             .ok_or_else(|| format!("ECR gives no push time for {}", pushed.digest))?;
-        let tag = pushed.tag.as_deref().map_or(String::new(), |t| format!(":{t}"));
+        let tag = pushed
+            .tag
+            .as_deref()
+            .map_or(String::new(), |t| format!(":{t}"));
         let reference = format!(
             "{}/{}{tag}@{}",
             pushed.registry.host(),
@@ -406,10 +409,7 @@ async fn defer(
                 act::report(
                     service,
                     Outcome::Deferred,
-                    format!(
-                        "{closed}; {} rolls out when it opens",
-                        deferral.image
-                    ),
+                    format!("{closed}; {} rolls out when it opens", deferral.image),
                 ),
                 &closed,
             )
@@ -540,9 +540,10 @@ pub async fn release(
         for holder in holders {
             if !settings.dry_run && cleared(&summary, &holder) {
                 match untag(&clients, &holder).await {
-                    Ok(()) => release
-                        .cleared
-                        .push(format!("{}/{}: {}", holder.cluster, holder.service, holder.key)),
+                    Ok(()) => release.cleared.push(format!(
+                        "{}/{}: {}",
+                        holder.cluster, holder.service, holder.key
+                    )),
                     Err(error) => {
                         release.errors.push(error.to_string());
                         kinds.push(error.kind());
@@ -593,8 +594,10 @@ mod tests {
     use crate::calendar::State;
     use crate::image::EcrRegistry;
 
-    const DIGEST_A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    const DIGEST_B: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const DIGEST_A: &str =
+        "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const DIGEST_B: &str =
+        "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
     fn pushed(digest: &str, tag: &str, at: i64) -> PushedImage {
         PushedImage {
@@ -624,7 +627,10 @@ mod tests {
         let again = read.pushed().unwrap();
         assert_eq!(again.tag.as_deref(), Some("v1.4.0"));
         assert_eq!(again.repository, "team/backend");
-        assert_eq!(again.pushed_at, None, "the push time is read from ECR again");
+        assert_eq!(
+            again.pushed_at, None,
+            "the push time is read from ECR again"
+        );
 
         for bad in [
             "",
@@ -653,10 +659,18 @@ mod tests {
             (&older, None, Replace::Write),
             (&newer, Some(&older), Replace::Write),
             (&older, Some(&older), Replace::Same),
-            (&older, Some(&newer), Replace::Newer(newer.image.to_string())),
+            (
+                &older,
+                Some(&newer),
+                Replace::Newer(newer.image.to_string()),
+            ),
         ];
         for (new, existing, expected) in cases {
-            assert_eq!(replace(new, existing), expected, "{new:?} over {existing:?}");
+            assert_eq!(
+                replace(new, existing),
+                expected,
+                "{new:?} over {existing:?}"
+            );
         }
     }
 
@@ -694,7 +708,12 @@ mod tests {
         let both = [freeze.clone(), sale.clone()];
         let closed = "calendar release-freeze is CLOSED until 2026-12-07T07:00:00Z".to_owned();
         let cases = [
-            (tags(&[]), &both[..], states(State::Open, State::Open), Gate::Open),
+            (
+                tags(&[]),
+                &both[..],
+                states(State::Open, State::Open),
+                Gate::Open,
+            ),
             (
                 tags(&[]),
                 &both[..],
@@ -721,7 +740,11 @@ mod tests {
             ),
         ];
         for (tags, calendars, states, expected) in cases {
-            assert_eq!(gate(&digest, &tags, calendars, &states), expected, "{tags:?}");
+            assert_eq!(
+                gate(&digest, &tags, calendars, &states),
+                expected,
+                "{tags:?}"
+            );
         }
     }
 
@@ -730,7 +753,9 @@ mod tests {
         let function = vec![CalendarName::parse("release-freeze").unwrap()];
         let tags = |value: &str| BTreeMap::from([(CALENDAR_TAG.to_owned(), value.to_owned())]);
         let names = |list: Vec<CalendarName>| {
-            list.iter().map(|c| c.as_str().to_owned()).collect::<Vec<_>>()
+            list.iter()
+                .map(|c| c.as_str().to_owned())
+                .collect::<Vec<_>>()
         };
         assert_eq!(
             names(calendars_of(&BTreeMap::new(), &function).unwrap()),

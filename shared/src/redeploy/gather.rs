@@ -152,9 +152,7 @@ fn tracked(
     let name = service
         .service_name()
         .ok_or_else(|| missing("serviceName"))?;
-    let service_arn = service
-        .service_arn()
-        .ok_or_else(|| missing("serviceArn"))?;
+    let service_arn = service.service_arn().ok_or_else(|| missing("serviceArn"))?;
     let controller = match service.deployment_controller().map(|c| c.r#type()) {
         Some(DeploymentControllerType::CodeDeploy) => Controller::CodeDeploy,
         Some(DeploymentControllerType::External) => Controller::External,

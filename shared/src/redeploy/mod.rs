@@ -245,7 +245,10 @@ pub async fn redeploy(
     pushed.pushed_at = images.get(&pushed.digest).and_then(|f| f.pushed_at);
 
     // Decide, then hold back what a closed calendar freezes.
-    let Decided { mut deploy, reports } = decide(&pushed, tracked, &newest, &images);
+    let Decided {
+        mut deploy,
+        reports,
+    } = decide(&pushed, tracked, &newest, &images);
     summary.services = reports;
     let held = freeze::hold(clients, settings, &pushed, &mut deploy).await;
     summary.services.extend(held.reports);

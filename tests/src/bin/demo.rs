@@ -50,6 +50,8 @@ async fn main() {
 
     autopilot_tests::stories::ecs_native::run(&local, &timeline).await;
 
+    autopilot_tests::stories::calendars::run(&local, &timeline).await;
+
     println!(
         "\nDone: every step above ran the real function binaries against the local AWS at {}.",
         local.endpoint()

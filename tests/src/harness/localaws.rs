@@ -462,7 +462,7 @@ impl LocalAws {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: {e}: {text}"))
     }
 
-    async fn post_json(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn post_json(&self, path: &str, body: Value) -> Value {
         let response = self
             .http
             .post(self.url(path))

@@ -921,3 +921,27 @@ async fn a_deployment_whose_service_is_gone_is_reported_failed_naming_the_target
         );
     }
 }
+
+#[tokio::test]
+async fn calendar_fails_alone_during_a_freeze() {
+    use autopilot_tests::harness::calendar;
+    let h = Healthy::new("cdh-calendar").await;
+    let frozen = format!("{}-frozen", h.bg.env.names.prefix);
+    calendar::create(
+        &h.bg.sdk,
+        &frozen,
+        &calendar::content(calendar::Default::Closed, &[]),
+    )
+    .await;
+    let checks = json!([
+        {"kind": "target-health", "name": "targets", "minHealthy": 2},
+        {"kind": "calendar", "name": "freeze", "calendars": [frozen]},
+    ]);
+    let run = h.run_checks(&checks, &[]).await;
+    assert_eq!(run.status(), "Failed");
+    assert_eq!(failed(&run), ["freeze"]);
+    assert_eq!(
+        run.evidence("freeze"),
+        format!("calendar {frozen} is CLOSED")
+    );
+}

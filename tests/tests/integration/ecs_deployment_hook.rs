@@ -569,3 +569,52 @@ async fn a_deadline_already_past_on_arrival_is_not_taken_for_the_budget() {
         "{logs}"
     );
 }
+
+/// The `calendar` check: a deployment started by hand during a freeze
+/// fails at its first stage, naming the closed calendar; an open one passes.
+#[tokio::test]
+async fn a_deployment_during_a_freeze_fails_its_calendar_check() {
+    use autopilot_tests::harness::calendar;
+    let local = LocalAws::connect().await;
+    let bg = NativeBlueGreen::new(&local, "ecs-hook-calendar").await;
+    let frozen = format!("{}-frozen", bg.env.names.prefix);
+    let open = format!("{}-open", bg.env.names.prefix);
+    calendar::create(
+        &bg.sdk,
+        &frozen,
+        &calendar::content(calendar::Default::Closed, &[]),
+    )
+    .await;
+    calendar::create(
+        &bg.sdk,
+        &open,
+        &calendar::content(calendar::Default::Open, &[]),
+    )
+    .await;
+    let mut process = bg.function(&[]).await;
+    let stage = |calendars: Value| json!({"checks": {"PRE_SCALE_UP": {"checks": [{"kind": "calendar", "calendars": calendars}]}}});
+
+    let runs = bg
+        .run_stage(
+            &mut process,
+            "PRE_SCALE_UP",
+            stage(json!([open, frozen])),
+            nothing,
+        )
+        .await;
+    let run = runs.last().unwrap();
+    assert_eq!(run.status(), "FAILED", "{}", run.answer());
+    assert!(
+        run.reason()
+            .contains(&format!("calendar {frozen} is CLOSED")),
+        "{}",
+        run.reason()
+    );
+    let runs = bg
+        .run_stage(&mut process, "PRE_SCALE_UP", stage(json!([open])), nothing)
+        .await;
+    let run = runs.last().unwrap();
+    assert_eq!(run.status(), "SUCCEEDED", "{}", run.answer());
+    assert_eq!(run.checks(), [format!("calendar {open}")]);
+    assert_calls_declared(&local, &process, ecs_deployment_hook::IAM_ACTIONS).await;
+}

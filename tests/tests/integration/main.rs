@@ -8,6 +8,7 @@ mod codedeploy_hook;
 mod ecs_deployment_hook;
 mod ecs_lifecycle;
 mod faults;
+mod freeze;
 mod iam;
 mod local_aws;
 mod redeploy;

@@ -807,3 +807,84 @@ async fn the_metrics_reach_the_log_at_every_log_level() {
         }
     }
 }
+
+/// Public holidays: the morning schedule names a holiday calendar; on
+/// Christmas Day it is skipped (the services keep their night capacity),
+/// on Boxing Day a `whenClosed` action runs instead, and on the next working
+/// day the schedule runs as written. A calendar that cannot be read changes
+/// nothing.
+#[tokio::test]
+async fn a_public_holiday_keeps_services_at_night_capacity() {
+    use autopilot_tests::harness::calendar;
+    let s = Scenario::new().await;
+    let cluster = s.cluster("hol").await;
+    s.scheduled(&cluster, "web", 1).await;
+    let holidays = unique("public-holidays");
+    calendar::create(&s.sdk, &holidays, &calendar::public_holidays()).await;
+    let mut function = s.function(&[]).await;
+    let morning = json!({
+        "action": "set-capacity", "selector": s.selector(), "min": 3, "max": 6, "desired": 3,
+        "calendar": holidays, "whenClosed": "skip"
+    });
+
+    // Christmas morning, 07:00 UTC: closed, so the morning schedule is skipped.
+    s.local
+        .set_clock_of(&function, "2026-12-25T07:00:00Z")
+        .await;
+    let summary = function.invoke(morning.clone()).await.response();
+    assert_eq!(
+        summary["calendar"]["skipped"], "set-capacity",
+        "{summary:#}"
+    );
+    assert_eq!(
+        summary["calendar"]["reason"],
+        format!("calendar {holidays} is CLOSED until 2026-12-27T00:00:00Z: set-capacity skipped")
+    );
+    assert_eq!(summary["calendar"]["states"][0]["state"], "CLOSED");
+    assert_eq!(summary["services"], json!([]));
+    assert_eq!(
+        s.capacity(&cluster, "web").await.desired,
+        1,
+        "night capacity kept"
+    );
+
+    // Boxing Day with a replacement action: a skeleton crew instead.
+    s.local
+        .set_clock_of(&function, "2026-12-26T07:00:00Z")
+        .await;
+    let mut skeleton = morning.clone();
+    skeleton["whenClosed"] = json!({"action": "set-capacity", "min": 2, "max": 2, "desired": 2});
+    let summary = function.invoke(skeleton).await.response();
+    assert_eq!(summary["action"], "set-capacity");
+    assert_eq!(
+        summary["calendar"]["insteadOf"], "set-capacity",
+        "{summary:#}"
+    );
+    assert_eq!(s.capacity(&cluster, "web").await.desired, 2);
+
+    // The next working day: open, the schedule runs as written.
+    s.local
+        .set_clock_of(&function, "2026-12-28T07:00:00Z")
+        .await;
+    let summary = function.invoke(morning).await.response();
+    assert_eq!(
+        summary["calendar"]["states"][0]["state"], "OPEN",
+        "{summary:#}"
+    );
+    assert!(summary["calendar"].get("skipped").is_none());
+    assert_eq!(
+        outcomes(&summary),
+        pairs(&[(&format!("{cluster}/web"), "changed")])
+    );
+    assert_eq!(s.capacity(&cluster, "web").await.desired, 3);
+
+    // A calendar that does not exist: an error naming it, and no change.
+    let missing = json!({
+        "action": "set-capacity", "selector": s.selector(), "min": 0, "max": 0,
+        "calendar": unique("no-such-calendar")
+    });
+    let (_, message) = function.invoke(missing).await.error();
+    assert!(message.contains("no-such-calendar"), "{message}");
+    assert_eq!(s.capacity(&cluster, "web").await.desired, 3);
+    crate::iam::assert_calls_declared(&s.local, &function, scheduled_scaling::IAM_ACTIONS).await;
+}
