@@ -126,3 +126,42 @@ fn arbitrary_events_never_panic_and_rejections_make_no_call() {
 fn a_bad_field_is_named_and_rejected_before_any_call() {
     names_bad_fields(256, push_event(), function(), true);
 }
+
+/// Change Calendar's state-change events: a malformed one is refused naming
+/// its field, a `CLOSED` one is ignored, and neither makes an AWS call.
+#[test]
+fn calendar_events_are_checked_before_any_call() {
+    let invoke = function();
+    let documented = sample_event("redeploy-on-push/calendar-open.json");
+    let with = |path: &[&str], value: Value| {
+        let mut event = documented.clone();
+        let mut at = &mut event;
+        for key in &path[..path.len() - 1] {
+            at = &mut at[*key];
+        }
+        at[path[path.len() - 1]] = value;
+        event
+    };
+    let cases = [
+        (
+            with(&["detail", "state"], json!("AJAR")),
+            Some("detail.state"),
+        ),
+        (with(&["detail", "state"], json!(1)), Some("detail.state")),
+        (with(&["detail"], json!("OPEN")), Some("detail")),
+        (with(&["resources"], json!([])), Some("resources")),
+        (with(&["resources"], json!("arn")), Some("resources")),
+        (with(&["detail", "state"], json!("CLOSED")), None),
+    ];
+    for (event, field) in cases {
+        let (outcome, requests) = invoke(event.clone()).unwrap();
+        assert_eq!(requests, 0, "{event}");
+        match (outcome, field) {
+            (Outcome::Rejected(message), Some(field)) => {
+                assert!(message.contains(field), "{field}: {message}")
+            }
+            (Outcome::Ignored, None) => {}
+            (outcome, field) => panic!("{event}: {outcome:?}, expected {field:?}"),
+        }
+    }
+}

@@ -522,7 +522,7 @@ pub async fn release(
 
     // Decide and act: each image as its push, oldest first.
     let mut ordered: Vec<(Deferral, Vec<Holder>)> = images.into_values().collect();
-    ordered.sort_by(|a, b| a.0.pushed_at.cmp(&b.0.pushed_at));
+    ordered.sort_by_key(|(deferral, _)| deferral.pushed_at);
     for (deferral, holders) in ordered {
         let Some(pushed) = deferral.pushed() else {
             continue;

@@ -173,8 +173,9 @@ fn tracked(
         None => return Err(missing("taskDefinition")),
     };
     let tags = service_tags(service);
+    // Separated by spaces (an ECS tag value cannot hold a comma) or commas.
     let only: Option<Vec<String>> = tags.get(CONTAINERS_TAG).map(|v| {
-        v.split(',')
+        v.split([',', ' '])
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
