@@ -164,6 +164,16 @@ fn publish(summary: &Summary, namespace: &str) {
         metrics.add(&[FUNCTION, "failed"]);
     }
     metrics.emit();
+    // A schedule a closed change calendar skipped or replaced.
+    if let Some(note) = &summary.calendar {
+        let mut gated = MetricSet::new(namespace, "CalendarGated", &["Function", "Result"]);
+        match (note.skipped, note.instead_of) {
+            (Some(_), _) => gated.add(&[FUNCTION, "skipped"]),
+            (_, Some(_)) => gated.add(&[FUNCTION, "replaced"]),
+            _ => {}
+        }
+        gated.emit();
+    }
 }
 
 #[cfg(test)]

@@ -361,3 +361,74 @@ async fn a_dry_run_during_a_freeze_records_nothing() {
     let calls = z.f.local.calls_of(&function).await;
     assert!(!calls.contains_key("ecs:TagResource"), "{calls:?}");
 }
+
+/// Fault injection: Change Calendar throttling every call holds the push
+/// (`Retryable`, so Lambda retries the event) and nothing rolls out; a
+/// failed `UntagResource` after a release leaves the deferral for the next
+/// sweep, which finds the image running and clears it.
+#[tokio::test]
+async fn faults_never_roll_out_early_and_never_lose_a_deferral() {
+    use autopilot_tests::harness::localaws::Fault;
+    let z = Frozen::new("freezefault").await;
+    let digest = z.f.push_build("latest", "build-2").await;
+    let mut function = z.function(FRIDAY_EVENING, &[]).await;
+    let before = z.running().await;
+
+    z.f.local
+        .inject_faults(
+            &function,
+            &[Fault::throttle()
+                .service("ssm")
+                .operation("GetCalendarState")],
+        )
+        .await;
+    let (error_type, message) = function
+        .invoke(z.f.event(Some("latest"), &digest))
+        .await
+        .error();
+    assert_eq!(error_type, "Retryable", "{message}");
+    assert!(message.contains(&z.calendar), "{message}");
+    assert_eq!(
+        z.running().await,
+        before,
+        "nothing rolls out while the calendar cannot be read"
+    );
+    assert!(!z.tags().await.contains_key(DEFERRED));
+
+    // The retry of the same event, the calendar readable again: deferred.
+    z.f.local.clear_faults(&function).await;
+    let summary = function
+        .invoke(z.f.event(Some("latest"), &digest))
+        .await
+        .response();
+    assert_eq!(only(&summary)["outcome"], "deferred", "{summary}");
+
+    // Monday: the release rolls out, but clearing the tag fails once.
+    z.f.local.set_clock_of(&function, MONDAY_MORNING).await;
+    z.f.local
+        .inject_faults(
+            &function,
+            &[Fault::error(500).service("ecs").operation("UntagResource")],
+        )
+        .await;
+    let (error_type, message) = function.invoke(schedule_event()).await.error();
+    assert_eq!(error_type, "Retryable", "{message}");
+    assert_eq!(
+        z.running_image().await,
+        format!("{}@{digest}", z.f.env.image_repository())
+    );
+    assert!(
+        z.tags().await.contains_key(DEFERRED),
+        "the deferral is kept"
+    );
+
+    // The next sweep: the service runs the image, so the tag goes.
+    z.f.local.clear_faults(&function).await;
+    let revisions = z.f.revisions().await;
+    let sweep = function.invoke(schedule_event()).await.response();
+    let entry = &sweep["rollouts"][0]["services"][0];
+    assert_eq!(entry["outcome"], "skipped", "{sweep}");
+    assert!(reason(entry).starts_with("already running"), "{sweep}");
+    assert!(!z.tags().await.contains_key(DEFERRED), "{sweep}");
+    assert_eq!(z.f.revisions().await, revisions, "nothing registered twice");
+}

@@ -886,5 +886,9 @@ async fn a_public_holiday_keeps_services_at_night_capacity() {
     let (_, message) = function.invoke(missing).await.error();
     assert!(message.contains("no-such-calendar"), "{message}");
     assert_eq!(s.capacity(&cluster, "web").await.desired, 3);
+    let logs = function.finish_logs().await;
+    assert!(logs.contains("\"CalendarGated\":1"), "{logs}");
+    assert!(logs.contains("\"Result\":\"skipped\""), "{logs}");
+    assert!(logs.contains("\"Result\":\"replaced\""), "{logs}");
     crate::iam::assert_calls_declared(&s.local, &function, scheduled_scaling::IAM_ACTIONS).await;
 }
