@@ -354,38 +354,29 @@ async fn defer(
             Replace::Newer(image) => newer = Some(image),
         }
     }
+    // A report of `service` held by the freeze `closed`, which it names.
+    let held = |outcome, what: String| {
+        let mut report = act::report(service, outcome, format!("{closed}; {what}"));
+        report.freeze = Some(closed.clone());
+        report
+    };
     if let Some(image) = newer {
-        return frozen(
-            act::report(
-                service,
-                Outcome::Skipped,
-                format!(
-                    "{closed}; {image}, pushed after {}, is already deferred and rolls out instead",
-                    pushed.digest
-                ),
+        return held(
+            Outcome::Skipped,
+            format!(
+                "{image}, pushed after {}, is already deferred and rolls out instead",
+                pushed.digest
             ),
-            &closed,
         );
     }
     if tags.is_empty() {
-        return frozen(
-            act::report(
-                service,
-                Outcome::Deferred,
-                format!("{closed}; {} is already deferred", deferral.image),
-            ),
-            &closed,
+        return held(
+            Outcome::Deferred,
+            format!("{} is already deferred", deferral.image),
         );
     }
     if settings.dry_run {
-        return frozen(
-            act::report(
-                service,
-                Outcome::Planned,
-                format!("{closed}; would defer {}", deferral.image),
-            ),
-            &closed,
-        );
+        return held(Outcome::Planned, format!("would defer {}", deferral.image));
     }
     let resource = format!("service {}/{}", service.cluster, service.name);
     let written = clients
@@ -405,22 +396,13 @@ async fn defer(
                 freeze = %closed,
                 "push deferred"
             );
-            frozen(
-                act::report(
-                    service,
-                    Outcome::Deferred,
-                    format!("{closed}; {} rolls out when it opens", deferral.image),
-                ),
-                &closed,
+            held(
+                Outcome::Deferred,
+                format!("{} rolls out when it opens", deferral.image),
             )
         }
         Err(error) => act::failed(service, &error),
     }
-}
-
-fn frozen(mut report: ServiceReport, closed: &str) -> ServiceReport {
-    report.freeze = Some(closed.to_owned());
-    report
 }
 
 /// What a release did.
