@@ -345,6 +345,22 @@ impl AwsError {
         }
     }
 
+    /// A failure that is not an SDK call's own: `detail` says what went wrong.
+    pub fn other(
+        action: impl Into<String>,
+        resource: impl Into<String>,
+        kind: ErrorKind,
+        detail: impl Into<String>,
+    ) -> Self {
+        AwsError {
+            action: action.into(),
+            resource: resource.into(),
+            kind,
+            code: None,
+            detail: detail.into(),
+        }
+    }
+
     /// The modeled error code, such as `ServiceNotFoundException`.
     pub fn code(&self) -> Option<&str> {
         self.code.as_deref()

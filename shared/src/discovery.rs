@@ -1,24 +1,106 @@
 //! Finding ECS services cheaply on large accounts.
 //!
-//! Pages and batches at the API limits (`ListClusters` and `ListServices`
-//! 100 a page, `DescribeServices` 10 services a call with their tags), runs
-//! independent reads concurrently within a bound, and paces them with a
+//! Two ways to find the services a function acts on, chosen by
+//! [`Source`] (`DISCOVERY`):
+//! - **by tag** (the default): the Resource Groups Tagging API's
+//!   `GetResources` for resource type `ecs:service` and the tag keys that opt
+//!   a service in (100 a page), then `DescribeServices` for those alone,
+//!   grouped by cluster, 10 a call. What a search costs grows with the
+//!   services that opted in, not with the fleet.
+//! - **by listing**: `ListClusters` and `ListServices` (100 a page), then
+//!   `DescribeServices` of every service (10 a call, with their tags), for
+//!   accounts where the Tagging API cannot be used.
+//!
+//! Independent reads run concurrently within a bound, paced by a
 //! [`RateLimiter`] under ECS's documented throttling rates.
 //!
-//! IAM: `ecs:ListClusters`, `ecs:ListServices`, `ecs:DescribeServices`.
+//! IAM: `tag:GetResources` (by tag), `ecs:ListClusters` and
+//! `ecs:ListServices` (by listing), `ecs:DescribeServices`.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{Service, ServiceField};
+use aws_sdk_resourcegroupstagging::types::TagFilter;
 use futures::{StreamExt, stream};
 
 use crate::aws::AwsError;
+use crate::error::ErrorKind;
 use crate::throttle::RateLimiter;
 
 // ECS API limits.
 const LIST_PAGE_SIZE: i32 = 100; // ListClusters and ListServices: maxResults at most 100.
 const DESCRIBE_SERVICES_BATCH: usize = 10; // DescribeServices: at most 10 services a call.
+// Resource Groups Tagging API, GetResources: ResourcesPerPage "a minimum of 1
+// and a maximum value of 100" (API reference, GetResources).
+const TAGGED_PAGE_SIZE: i32 = 100;
+/// The resource type of an ECS service in the Tagging API (`service[:type]`,
+/// as embedded in the service's ARN).
+pub const ECS_SERVICE_RESOURCE_TYPE: &str = "ecs:service";
+
+/// How services are found (`DISCOVERY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// `tags` (the default): the Tagging API's `GetResources` for the tag
+    /// keys that opt a service in, then `DescribeServices` of those alone.
+    #[default]
+    Tags,
+    /// `ecs`: every cluster's services listed and described.
+    Listing,
+}
+
+impl Source {
+    /// `DISCOVERY`: `tags` (default) or `ecs`; the error names the variable.
+    pub fn from_env(env: &crate::config::Env) -> Result<Self, crate::config::ConfigError> {
+        match env.optional("DISCOVERY") {
+            None | Some("tags") => Ok(Source::Tags),
+            Some("ecs") => Ok(Source::Listing),
+            Some(other) => Err(crate::config::ConfigError::invalid(
+                "DISCOVERY",
+                format!("{other:?} is neither \"tags\" nor \"ecs\""),
+            )),
+        }
+    }
+}
+
+/// Where a search looks: ECS, and the Tagging API when searching by tag.
+#[derive(Debug, Clone, Copy)]
+pub struct Finder<'a> {
+    /// ECS: `DescribeServices`, and `ListClusters`/`ListServices` by listing.
+    pub ecs: &'a Client,
+    /// The Tagging API: `GetResources`.
+    pub tagging: &'a aws_sdk_resourcegroupstagging::Client,
+    /// How to search.
+    pub source: Source,
+}
+
+/// A tag a wanted service carries: the key, and when `values` is not empty
+/// one of these values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WantedTag {
+    /// The tag key.
+    pub key: String,
+    /// Any of these values; empty: any value.
+    pub values: Vec<String>,
+}
+
+impl WantedTag {
+    /// A service carrying `key`, whatever its value.
+    pub fn key(key: impl Into<String>) -> Self {
+        WantedTag {
+            key: key.into(),
+            values: Vec::new(),
+        }
+    }
+
+    /// A service carrying `key` with the value `value`.
+    pub fn value(key: impl Into<String>, value: impl Into<String>) -> Self {
+        WantedTag {
+            key: key.into(),
+            values: vec![value.into()],
+        }
+    }
+}
 
 /// Which clusters to search.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +112,15 @@ pub enum ClusterScope {
 }
 
 impl ClusterScope {
+    /// Whether the cluster named `cluster` is in scope (`Named` entries may
+    /// be names or ARNs).
+    pub fn includes(&self, cluster: &str) -> bool {
+        match self {
+            ClusterScope::All => true,
+            ClusterScope::Named(names) => names.iter().any(|n| cluster_name(n) == cluster),
+        }
+    }
+
     /// `All` for an empty list, else the named clusters.
     pub fn from_list(clusters: Vec<String>) -> Self {
         if clusters.is_empty() {
@@ -162,40 +253,28 @@ pub fn service_label(service: &Service) -> String {
     )
 }
 
-/// Searches clusters for services that satisfy `keep` (evaluated on the
-/// described service, tags included).
+/// Searches for services that satisfy `keep` (evaluated on the described
+/// service, tags included).
+///
+/// By tag ([`Source::Tags`], with at least one `wanted` tag) only the
+/// services carrying every `wanted` tag are described; by listing, or with
+/// no `wanted` tag, every service in `scope` is. Either way `keep` decides:
+/// the Tagging API is eventually consistent, so its answer is a shortlist
+/// that the described service (and its current tags) confirms.
 pub async fn find_services(
-    ecs: &Client,
+    finder: Finder<'_>,
     scope: &ClusterScope,
+    wanted: &[WantedTag],
     limits: &DiscoveryLimits,
     keep: impl Fn(&Service) -> bool,
 ) -> Result<Discovered, AwsError> {
-    let clusters = match scope {
-        ClusterScope::Named(names) => names.clone(),
-        ClusterScope::All => list_clusters(ecs, limits).await?,
-    };
-    let mut found = Discovered::default();
-
-    // Services of each cluster, clusters read concurrently.
-    let listed: Vec<(String, Result<Vec<String>, AwsError>)> = stream::iter(clusters)
-        .map(|cluster| async move {
-            let arns = list_service_arns(ecs, &cluster, limits).await;
-            (cluster, arns)
-        })
-        .buffer_unordered(limits.concurrency)
-        .collect()
-        .await;
-
-    let mut batches = Vec::new();
-    for (cluster, arns) in listed {
-        match arns {
-            Ok(arns) => batches.extend(
-                arns.chunks(DESCRIBE_SERVICES_BATCH)
-                    .map(|chunk| (cluster.clone(), chunk.to_vec())),
-            ),
-            Err(error) => found.errors.push(error),
+    let (batches, mut found) = match finder.source {
+        Source::Tags if !wanted.is_empty() => {
+            tagged_batches(finder.tagging, scope, wanted, limits).await?
         }
-    }
+        _ => listed_batches(finder.ecs, scope, limits).await?,
+    };
+    let ecs = finder.ecs;
     let described: Vec<_> = stream::iter(batches)
         .map(|(cluster, arns)| async move { describe_batch(ecs, &cluster, arns, limits).await })
         .buffer_unordered(limits.concurrency)
@@ -214,6 +293,129 @@ pub async fn find_services(
     }
     found.services.sort_by_key(service_label);
     Ok(found)
+}
+
+/// `DescribeServices` batches: `(cluster, up to 10 services)`.
+type Batches = Vec<(String, Vec<String>)>;
+
+/// Every service of the clusters in `scope`, listed cluster by cluster
+/// (concurrently), in batches to describe.
+async fn listed_batches(
+    ecs: &Client,
+    scope: &ClusterScope,
+    limits: &DiscoveryLimits,
+) -> Result<(Batches, Discovered), AwsError> {
+    let clusters = match scope {
+        ClusterScope::Named(names) => names.clone(),
+        ClusterScope::All => list_clusters(ecs, limits).await?,
+    };
+    let mut found = Discovered::default();
+    let listed: Vec<(String, Result<Vec<String>, AwsError>)> = stream::iter(clusters)
+        .map(|cluster| async move {
+            let arns = list_service_arns(ecs, &cluster, limits).await;
+            (cluster, arns)
+        })
+        .buffer_unordered(limits.concurrency)
+        .collect()
+        .await;
+    let mut batches = Vec::new();
+    for (cluster, arns) in listed {
+        match arns {
+            Ok(arns) => batches.extend(
+                arns.chunks(DESCRIBE_SERVICES_BATCH)
+                    .map(|chunk| (cluster.clone(), chunk.to_vec())),
+            ),
+            Err(error) => found.errors.push(error),
+        }
+    }
+    Ok((batches, found))
+}
+
+/// The services the Tagging API says carry every `wanted` tag, in the
+/// clusters of `scope`, grouped by cluster into batches to describe.
+///
+/// IAM: `tag:GetResources`.
+async fn tagged_batches(
+    tagging: &aws_sdk_resourcegroupstagging::Client,
+    scope: &ClusterScope,
+    wanted: &[WantedTag],
+    limits: &DiscoveryLimits,
+) -> Result<(Batches, Discovered), AwsError> {
+    let filters: Vec<TagFilter> = wanted
+        .iter()
+        .map(|tag| {
+            TagFilter::builder()
+                .key(&tag.key)
+                .set_values((!tag.values.is_empty()).then(|| tag.values.clone()))
+                .build()
+        })
+        .collect();
+    let mut pages = tagging
+        .get_resources()
+        .resource_type_filters(ECS_SERVICE_RESOURCE_TYPE)
+        .set_tag_filters(Some(filters))
+        .resources_per_page(TAGGED_PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut arns = Vec::new();
+    loop {
+        limits.rate.acquire().await;
+        match pages.next().await {
+            None => break,
+            Some(page) => {
+                let page = page.map_err(|e| {
+                    AwsError::new("find tagged", "ECS services (tag:GetResources)", &e)
+                })?;
+                arns.extend(
+                    page.resource_tag_mapping_list()
+                        .iter()
+                        .filter_map(|m| m.resource_arn().map(str::to_owned)),
+                );
+            }
+        }
+    }
+    let mut found = Discovered::default();
+    let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for arn in arns {
+        match service_arn_parts(&arn) {
+            Some((cluster, _)) if scope.includes(cluster) => {
+                by_cluster.entry(cluster.to_owned()).or_default().push(arn)
+            }
+            Some(_) => {}
+            None => found.errors.push(AwsError::other(
+                "find the cluster of",
+                format!("service {arn}"),
+                ErrorKind::Unexpected,
+                "the ARN names no cluster (the old ARN format); opt in to the long ARN format, \
+                 or set DISCOVERY=ecs",
+            )),
+        }
+    }
+    let batches = by_cluster
+        .into_iter()
+        .flat_map(|(cluster, arns)| {
+            arns.chunks(DESCRIBE_SERVICES_BATCH)
+                .map(|chunk| (cluster.clone(), chunk.to_vec()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Ok((batches, found))
+}
+
+/// `(cluster, service)` from a service ARN in the long format,
+/// `arn:PARTITION:ecs:REGION:ACCOUNT:service/CLUSTER/SERVICE`; `None` for the
+/// old format (`service/SERVICE`) or anything else.
+pub fn service_arn_parts(arn: &str) -> Option<(&str, &str)> {
+    let resource = arn.splitn(6, ':').nth(5)?;
+    let mut parts = resource.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("service"), Some(cluster), Some(service), None)
+            if !cluster.is_empty() && !service.is_empty() =>
+        {
+            Some((cluster, service))
+        }
+        _ => None,
+    }
 }
 
 /// Describes services named `cluster/service`, grouped by cluster and
@@ -381,6 +583,54 @@ mod tests {
         let tags = service_tags(&service);
         assert_eq!(tags["autopilot:redeploy"], "tag:latest");
         assert_eq!(tags["empty"], "");
+    }
+
+    #[test]
+    fn service_arns_name_their_cluster() {
+        let cases = [
+            (
+                "arn:aws:ecs:eu-west-1:123456789012:service/prod/api",
+                Some(("prod", "api")),
+            ),
+            (
+                "arn:aws-cn:ecs:cn-north-1:123456789012:service/c/s",
+                Some(("c", "s")),
+            ),
+            // The old format names no cluster.
+            ("arn:aws:ecs:eu-west-1:123456789012:service/api", None),
+            ("arn:aws:ecs:eu-west-1:123456789012:service//api", None),
+            ("arn:aws:ecs:eu-west-1:123456789012:task/prod/abc", None),
+            ("arn:aws:ecs:eu-west-1:123456789012:service/a/b/c", None),
+            ("not an arn", None),
+        ];
+        for (arn, want) in cases {
+            assert_eq!(service_arn_parts(arn), want, "{arn}");
+        }
+    }
+
+    #[test]
+    fn scope_includes_names_and_arns() {
+        let scope = ClusterScope::Named(vec![
+            "prod".into(),
+            "arn:aws:ecs:eu-west-1:123456789012:cluster/staging".into(),
+        ]);
+        assert!(scope.includes("prod"));
+        assert!(scope.includes("staging"));
+        assert!(!scope.includes("dev"));
+        assert!(ClusterScope::All.includes("dev"));
+    }
+
+    #[test]
+    fn discovery_source_from_env() {
+        use crate::config::Env;
+        let source = |v: Option<&str>| {
+            Source::from_env(&Env::from_pairs(v.map(|v| ("DISCOVERY", v)).into_iter()))
+        };
+        assert_eq!(source(None).unwrap(), Source::Tags);
+        assert_eq!(source(Some("tags")).unwrap(), Source::Tags);
+        assert_eq!(source(Some("ecs")).unwrap(), Source::Listing);
+        let error = source(Some("tagging")).unwrap_err();
+        assert!(error.to_string().contains("DISCOVERY"), "{error}");
     }
 
     #[test]

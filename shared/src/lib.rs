@@ -5,6 +5,7 @@
 //! from one [`aws_config::SdkConfig`] ([`aws`]), and report failures through
 //! one error vocabulary ([`error`]).
 
+pub mod accounts;
 pub mod aws;
 pub mod calendar;
 pub mod capacity;

@@ -41,6 +41,11 @@ Adds, and otherwise leaves moto as it is:
   Change" events of every calendar in (old now, new now], in time order) and
   ``GET /_autopilot/ssm/calendar-events?from=ISO&to=ISO`` (``{"events"}`` in
   (from, to], no clock moved); 400 naming the bad field;
+* the accounts' principals (``sts_trust.py``): ``POST /_autopilot/accounts/admin
+  {"account"}`` (an administrator's access keys in that account) and ``POST
+  /_autopilot/lambda/credentials {"roleArn"}`` (a function's credentials for
+  its execution role, as Lambda issues them: 403 unless the trust policy lets
+  ``lambda.amazonaws.com`` assume it, 404 for no such role);
 * conformance to AWS's API models (``conformance.py``; botocore's pinned
   ``service-2`` models): every AWS request of the awsJson, rpcv2Cbor, awsQuery
   and ec2 protocols is checked against its operation's input shape (one that
@@ -78,6 +83,7 @@ import counting
 import ecs_deployments
 import faults
 import ssm_calendar
+import sts_trust
 
 PREFIX = "/_autopilot/"
 # The ECS deployment driver's endpoints: route -> handler(request) -> answer.
@@ -311,6 +317,19 @@ class AutopilotMiddleware:
                 return _json(start_response, 200, ssm_calendar.events_between(query))
             except ssm_calendar.EndpointError as err:
                 return _json(start_response, err.status, {"error": err.message})
+        if route in ("accounts/admin", "lambda/credentials") and method == "POST":
+            try:
+                request = json.loads(buffer_body(environ) or b"{}")
+                answer = (
+                    sts_trust.admin_credentials
+                    if route == "accounts/admin"
+                    else sts_trust.lambda_credentials
+                )(request)
+                return _json(start_response, 200, answer)
+            except ValueError as err:
+                return _json(start_response, 400, {"error": f"bad request: {err!r}"})
+            except sts_trust.EndpointError as err:
+                return _json(start_response, err.status, {"error": err.message})
         if route in ECS_DRIVER_ROUTES and method == "POST":
             try:
                 request = json.loads(buffer_body(environ) or b"{}")
@@ -335,6 +354,8 @@ class AutopilotMiddleware:
             **{route: "POST" for route in ECS_DRIVER_ROUTES},
             "clock": "GET or POST",
             "ssm/calendar-events": "GET",
+            "accounts/admin": "POST",
+            "lambda/credentials": "POST",
         }
         if route in known:
             return _json(start_response, 405, {"error": f"use {known[route]}"})

@@ -2785,6 +2785,106 @@ def _conformance_whole_run():
     ensure(SERVER.http("GET", "/_autopilot/conformance/reset")[0] == 405)
 
 
+# --- STS trust policies (sts_trust.py) --------------------------------------------
+
+WORKLOAD = "222222222222"
+
+
+def keyed_client(service: str, key: dict):
+    return boto3.client(
+        service,
+        endpoint_url=SERVER.url,
+        region_name=REGION,
+        aws_access_key_id=key["accessKeyId"],
+        aws_secret_access_key=key["secretAccessKey"],
+        aws_session_token=key.get("sessionToken"),
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def trust(principal: dict, external_id: str | None = None) -> str:
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    if external_id is not None:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+@check("sts: AssumeRole held to the trust policy: principal, external id, missing role")
+def _sts_trust():
+    _, admin = SERVER.http("POST", "/_autopilot/accounts/admin", {"account": WORKLOAD})
+    ensure(admin["account"] == WORKLOAD and admin["accessKeyId"], admin)
+    _, again = SERVER.http("POST", "/_autopilot/accounts/admin", {"account": WORKLOAD})
+    ensure(again["accessKeyId"] == admin["accessKeyId"], "one administrator per account")
+    workload_iam = keyed_client("iam", admin)
+    home_iam = client("iam")
+    name = f"trust-{uuid.uuid4().hex[:8]}"
+    function_role = home_iam.create_role(
+        RoleName=f"fn-{name}",
+        AssumeRolePolicyDocument=trust({"Service": "lambda.amazonaws.com"}),
+    )["Role"]["Arn"]
+    target = workload_iam.create_role(
+        RoleName=name, AssumeRolePolicyDocument=trust({"AWS": function_role}, "ext-123")
+    )["Role"]["Arn"]
+    ensure(target.startswith(f"arn:aws:iam::{WORKLOAD}:role/"), target)
+    _, fn = SERVER.http("POST", "/_autopilot/lambda/credentials", {"roleArn": function_role})
+    ensure(fn["arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/fn-{name}/"), fn)
+    sts = keyed_client("sts", fn)
+    granted = sts.assume_role(RoleArn=target, RoleSessionName="selftest", ExternalId="ext-123")
+    creds = granted["Credentials"]
+    identity = keyed_client("sts", {
+        "accessKeyId": creds["AccessKeyId"],
+        "secretAccessKey": creds["SecretAccessKey"],
+        "sessionToken": creds["SessionToken"],
+    }).get_caller_identity()
+    ensure(identity["Account"] == WORKLOAD, identity)
+    # Wrong, missing external id; another principal; no such role.
+    expect_error("AccessDenied", lambda: sts.assume_role(
+        RoleArn=target, RoleSessionName="selftest", ExternalId="ext-999"), 403)
+    expect_error("AccessDenied", lambda: sts.assume_role(RoleArn=target, RoleSessionName="selftest"), 403)
+    expect_error("AccessDenied", lambda: client("sts").assume_role(
+        RoleArn=target, RoleSessionName="selftest", ExternalId="ext-123"), 403)
+    expect_error("AccessDenied", lambda: sts.assume_role(
+        RoleArn=f"arn:aws:iam::{WORKLOAD}:role/absent-{name}", RoleSessionName="selftest",
+        ExternalId="ext-123"), 403)
+    # Lambda's own credentials need the service in the trust policy.
+    for body, status in (({"roleArn": target}, 403),
+                         ({"roleArn": f"arn:aws:iam::{ACCOUNT}:role/absent"}, 404),
+                         ({}, 400)):
+        got, answer = SERVER.http("POST", "/_autopilot/lambda/credentials", body)
+        ensure(got == status and "error" in answer, f"{body}: {got} {answer}")
+
+
+@check("sts: account root principal, Deny wins, StringLike, unsupported conditions refused")
+def _sts_trust_policy_forms():
+    _, admin = SERVER.http("POST", "/_autopilot/accounts/admin", {"account": WORKLOAD})
+    workload_iam = keyed_client("iam", admin)
+    name = f"forms-{uuid.uuid4().hex[:8]}"
+
+    def role(suffix: str, document: dict) -> str:
+        return workload_iam.create_role(
+            RoleName=f"{name}-{suffix}", AssumeRolePolicyDocument=json.dumps(document)
+        )["Role"]["Arn"]
+
+    allow_root = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                  "Action": "sts:AssumeRole"}
+    root = role("root", {"Statement": [allow_root]})
+    client("sts").assume_role(RoleArn=root, RoleSessionName="selftest")
+    denied = role("deny", {"Statement": [allow_root, {
+        "Effect": "Deny", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}]})
+    expect_error("AccessDenied", lambda: client("sts").assume_role(
+        RoleArn=denied, RoleSessionName="selftest"), 403)
+    like = role("like", {"Statement": [{**allow_root, "Condition": {
+        "StringLike": {"sts:ExternalId": "team-*"}}}]})
+    client("sts").assume_role(RoleArn=like, RoleSessionName="selftest", ExternalId="team-a")
+    expect_error("AccessDenied", lambda: client("sts").assume_role(
+        RoleArn=like, RoleSessionName="selftest", ExternalId="other"), 403)
+    odd = role("odd", {"Statement": [{**allow_root, "Condition": {
+        "DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}}]})
+    err = expect_error("InternalFailure", lambda: client("sts").assume_role(
+        RoleArn=odd, RoleSessionName="selftest"), 500)
+    ensure("DateGreaterThan" in str(err), err)
+
+
 def main() -> int:
     global SERVER
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")

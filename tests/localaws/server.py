@@ -22,7 +22,13 @@ wrapped in ``middleware.AutopilotMiddleware``, after installing the extensions:
 * ``ecs_deployments.py``: ECS service revisions and service deployments
   (``DescribeServiceRevisions``, ``DescribeServiceDeployments``);
 * ``ssm_calendar.py``: SSM Change Calendar documents (iCalendar, ``TEXT``) and
-  ``GetCalendarState``, evaluated for real, on the harness clock.
+  ``GetCalendarState``, evaluated for real, on the harness clock;
+* ``sts_trust.py``: ``AssumeRole`` held to the role's trust policy (external
+  id included), and the test-only principals of each account.
+
+moto itself already holds the Tagging API's ``GetResources`` to its documented
+page sizes (``ResourcesPerPage`` 1 to 100, ``TagsPerPage`` 100 to 500) and
+serves ECS services (resource type ``ecs:service``) with their tags.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ import codedeploy_ext  # noqa: E402
 import ecs_deployments  # noqa: E402
 import ecs_limits  # noqa: E402
 import ssm_calendar  # noqa: E402
+import sts_trust  # noqa: E402
 from middleware import AutopilotMiddleware  # noqa: E402
 
 
@@ -67,6 +74,7 @@ def build_app() -> AutopilotMiddleware:
     ecs_limits.install()
     ecs_deployments.install()
     ssm_calendar.install()
+    sts_trust.install()
     moto_app = DomainDispatcherApplication(create_backend_app)
     moto_app.debug = True  # type: ignore[attr-defined]  # as moto.server.main does
     return AutopilotMiddleware(moto_app)

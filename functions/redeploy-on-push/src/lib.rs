@@ -11,15 +11,17 @@
 use std::collections::BTreeMap;
 
 use autopilot_shared::HandlerError;
-use autopilot_shared::aws::{AwsError, CallPolicy, OnFirstUse, sdk_config};
+use autopilot_shared::accounts::{Targets, workloads};
+use autopilot_shared::aws::{AwsError, CallPolicy, sdk_config};
 use autopilot_shared::calendar::{CalendarName, State, parse_state_change};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
-use autopilot_shared::discovery::{ClusterScope, Pacing};
+use autopilot_shared::discovery::{ClusterScope, Pacing, Source};
 use autopilot_shared::error::{Classify, ErrorKind};
 use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
 use autopilot_shared::redeploy::appspec::ECS_HOOKS;
-use autopilot_shared::redeploy::freeze::{Release, release};
-use autopilot_shared::redeploy::{Clients, Outcome, Settings, Summary, redeploy};
+use autopilot_shared::redeploy::fleet::{Target, redeploy_everywhere, release_everywhere};
+use autopilot_shared::redeploy::freeze::Release;
+use autopilot_shared::redeploy::{Clients, Outcome, Settings, Summary};
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
@@ -44,6 +46,7 @@ pub const CALL_POLICY: CallPolicy = CallPolicy::WRITER;
 /// its roles, and what `CreateDeployment` checks). `template.yaml` grants
 /// exactly these; a test compares the two, and another the calls made.
 pub const IAM_ACTIONS: &[&str] = &[
+    "tag:GetResources",
     "ecs:ListClusters",
     "ecs:ListServices",
     "ecs:DescribeServices",
@@ -61,6 +64,7 @@ pub const IAM_ACTIONS: &[&str] = &[
     "ssm:GetCalendarState",
     "ecs:TagResource",
     "ecs:UntagResource",
+    "sts:AssumeRole",
     // Authorized within the calls above.
     "iam:PassRole",
     "codedeploy:GetDeploymentConfig",
@@ -74,6 +78,9 @@ pub struct Config {
     pub common: CommonConfig,
     /// `CLUSTERS`: comma-separated cluster names or ARNs; every cluster when unset.
     pub scope: ClusterScope,
+    /// `DISCOVERY`: how tracking services are found, `tags` (default: the
+    /// Tagging API) or `ecs` (every cluster listed).
+    pub discovery: Source,
     /// `MAX_CONCURRENCY`: AWS reads in flight at once, 1 to 32 (default 8).
     pub concurrency: usize,
     /// `ECS_READ_RATE`: ECS reads a second after the burst, 1 to 100 (default 20).
@@ -88,6 +95,9 @@ pub struct Config {
     /// `FREEZE_CALENDARS`: change calendars (names or document ARNs,
     /// separated by commas or spaces) that freeze every service.
     pub freeze_calendars: Vec<CalendarName>,
+    /// `TARGET_ROLE_ARNS` and `TARGET_EXTERNAL_ID`: the workload accounts'
+    /// roles to roll out through; none: the function's own account.
+    pub targets: Targets,
 }
 
 impl Config {
@@ -119,6 +129,7 @@ impl Config {
         Ok(Config {
             common: CommonConfig::from_env(env, CALL_POLICY)?,
             scope: ClusterScope::from_list(env.list("CLUSTERS")),
+            discovery: Source::from_env(env)?,
             concurrency,
             read_rate,
             read_burst,
@@ -131,12 +142,14 @@ impl Config {
                 env.optional("FREEZE_CALENDARS").unwrap_or_default(),
             )
             .map_err(|e| ConfigError::invalid("FREEZE_CALENDARS", e))?,
+            targets: Targets::from_env(env)?,
         })
     }
 
     fn settings(&self) -> Settings {
         Settings {
             scope: self.scope.clone(),
+            discovery: self.discovery,
             concurrency: self.concurrency,
             read_rate: self.read_rate,
             read_burst: self.read_burst,
@@ -147,10 +160,15 @@ impl Config {
     }
 }
 
+/// The function's name, as the `Function` metric dimension and in the
+/// session name of the roles it assumes.
+const FUNCTION: &str = "redeploy-on-push";
+
 /// The function's state, built once at cold start.
 pub struct Function {
     config: Result<Config, ConfigError>,
-    clients: Clients,
+    /// The accounts it acts in: its own, or each workload account.
+    targets: Vec<Target>,
 }
 
 impl Function {
@@ -163,15 +181,19 @@ impl Function {
         Function::new(sdk, config)
     }
 
-    /// Builds the function from an `SdkConfig` and a parsed configuration.
+    /// Builds the function from an `SdkConfig` and a parsed configuration:
+    /// the clients of its own account, or of each workload account (no
+    /// role is assumed before the first event).
     pub fn new(sdk: SdkConfig, config: Result<Config, ConfigError>) -> Self {
-        let clients = Clients {
-            ecs: aws_sdk_ecs::Client::new(&sdk),
-            ecr: aws_sdk_ecr::Client::new(&sdk),
-            codedeploy: aws_sdk_codedeploy::Client::new(&sdk),
-            ssm: OnFirstUse::new(&sdk, aws_sdk_ssm::Client::new),
+        let home = Clients::new(&sdk);
+        let targets = match &config {
+            Ok(config) if !config.targets.is_empty() => workloads(&sdk, &config.targets, FUNCTION)
+                .into_iter()
+                .map(|workload| Target::workload(&home, workload))
+                .collect(),
+            _ => vec![Target::home(home)],
         };
-        Function { config, clients }
+        Function { config, targets }
     }
 
     /// Handles one event: returns the summary, or an error when a service
@@ -188,7 +210,6 @@ impl Function {
             Push::Ignored(reason) => return Ok(ignored(reason)),
             Push::Image(pushed) => pushed,
         };
-        let region = pushed.registry.region.clone();
         tracing::info!(
             repository = %pushed.repository,
             tag = pushed.tag.as_deref().unwrap_or("-"),
@@ -198,8 +219,7 @@ impl Function {
         );
 
         // Images pushed in another Region are described there.
-        let clients = self.clients.with_ecr_in(&region);
-        let summary = redeploy(&clients, &config.settings(), pushed)
+        let summary = redeploy_everywhere(&self.targets, &config.settings(), pushed)
             .await
             .map_err(|e: AwsError| HandlerError::from_error(&e))?;
         publish(&summary, &config.metrics_namespace);
@@ -209,7 +229,7 @@ impl Function {
     /// Releases the deferred pushes.
     async fn release(&self, config: &Config, trigger: String) -> Result<Value, HandlerError> {
         tracing::info!(trigger = %trigger, dry_run = config.common.dry_run, "releasing deferred pushes");
-        let release = release(&self.clients, &config.settings(), trigger)
+        let release = release_everywhere(&self.targets, &config.settings(), trigger)
             .await
             .map_err(|e: AwsError| HandlerError::from_error(&e))?;
         for summary in &release.rollouts {
@@ -280,10 +300,18 @@ fn released(release: Release) -> Result<Value, HandlerError> {
         .iter()
         .flat_map(|s| &s.services)
         .filter(|s| s.outcome == Outcome::Failed)
-        .map(|s| format!("{}/{}: {}", s.cluster, s.service, s.reason))
+        .map(|s| format!("{}: {}", label(s), s.reason))
         .chain(release.errors.iter().cloned())
         .collect();
     Err(HandlerError::from_error(&Failures { kind, failures }))
+}
+
+/// `cluster/service`, or `account/cluster/service` in a workload account.
+fn label(report: &autopilot_shared::redeploy::ServiceReport) -> String {
+    match &report.account {
+        Some(account) => format!("{account}/{}/{}", report.cluster, report.service),
+        None => format!("{}/{}", report.cluster, report.service),
+    }
 }
 
 fn ignored(reason: String) -> Value {
@@ -295,6 +323,7 @@ fn publish(summary: &Summary, namespace: &str) {
     let mut metrics = MetricSet::new(namespace, "Deployments", &["Function", "Outcome"]);
     for entry in &summary.services {
         tracing::info!(
+            account = entry.account.as_deref().unwrap_or("-"),
             cluster = %entry.cluster,
             service = %entry.service,
             outcome = entry.outcome.as_str(),
@@ -305,12 +334,12 @@ fn publish(summary: &Summary, namespace: &str) {
             freeze_override = entry.freeze_override,
             "service"
         );
-        metrics.add(&["redeploy-on-push", entry.outcome.as_str()]);
+        metrics.add(&[FUNCTION, entry.outcome.as_str()]);
     }
     metrics.emit();
     let mut overrides = MetricSet::new(namespace, "FreezeOverrides", &["Function"]);
     for _ in summary.services.iter().filter(|s| s.freeze_override) {
-        overrides.add(&["redeploy-on-push"]);
+        overrides.add(&[FUNCTION]);
     }
     overrides.emit();
 }
@@ -335,7 +364,7 @@ fn outcome(summary: Summary) -> Result<Value, HandlerError> {
         .services
         .iter()
         .filter(|s| s.outcome == Outcome::Failed)
-        .map(|s| format!("{}/{}: {}", s.cluster, s.service, s.reason))
+        .map(|s| format!("{}: {}", label(s), s.reason))
         .chain(summary.errors.iter().cloned())
         .collect();
     Err(HandlerError::from_error(&Failures { kind, failures }))
@@ -388,6 +417,7 @@ mod tests {
                 "CODEDEPLOY_HOOKS.AfterInstall",
             ),
             (("DRY_RUN", "sometimes"), "DRY_RUN"),
+            (("DISCOVERY", "list"), "DISCOVERY"),
             (
                 ("FREEZE_CALENDARS", "release-freeze, x"),
                 "FREEZE_CALENDARS",

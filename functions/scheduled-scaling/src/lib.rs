@@ -8,7 +8,8 @@
 //! Environment: `DRY_RUN` (change nothing, report `planned`),
 //! `MAX_CONCURRENCY` (services handled at once, 1 to 32, default 8),
 //! `ECS_READ_RATE` / `ECS_READ_BURST` (pacing of ECS reads, default 20 a
-//! second after 50), `METRICS_NAMESPACE` (default `EcsAutopilot`), and the
+//! second after 50), `DISCOVERY` (how a selector's services are found: `tags`,
+//! the default, or `ecs`), `METRICS_NAMESPACE` (default `EcsAutopilot`), and the
 //! overrides of [`CALL_POLICY`] (`AWS_RETRY_MODE`, `AWS_MAX_ATTEMPTS`,
 //! `AWS_OPERATION_TIMEOUT_SECS`, `AWS_ATTEMPT_TIMEOUT_SECS`,
 //! `AWS_CONNECT_TIMEOUT_SECS`).
@@ -19,7 +20,7 @@ use autopilot_shared::HandlerError;
 use autopilot_shared::aws::{CallPolicy, sdk_config};
 use autopilot_shared::capacity::{Clients, RunOptions, ScalingRequest, Summary, apply_schedule};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
-use autopilot_shared::discovery::Pacing;
+use autopilot_shared::discovery::{Pacing, Source};
 use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
@@ -42,6 +43,7 @@ pub const CALL_POLICY: CallPolicy = CallPolicy::WRITER;
 /// and their scalable targets, writes to change capacity and to remember it
 /// in a service tag. `template.yaml` grants exactly these.
 pub const IAM_ACTIONS: &[&str] = &[
+    "tag:GetResources",
     "ecs:ListClusters",
     "ecs:ListServices",
     "ecs:DescribeServices",
@@ -64,6 +66,8 @@ pub struct Config {
     pub read_rate: f64,
     /// `ECS_READ_BURST`: ECS reads sent before pacing starts, 1 to 100 (default 50).
     pub read_burst: u32,
+    /// `DISCOVERY`: how a selector's services are found, `tags` (default) or `ecs`.
+    pub discovery: Source,
     /// `METRICS_NAMESPACE`: the CloudWatch namespace of the outcome metrics.
     pub metrics_namespace: String,
 }
@@ -81,6 +85,7 @@ impl Config {
             concurrency,
             read_rate,
             read_burst,
+            discovery: Source::from_env(env)?,
             metrics_namespace: env
                 .optional("METRICS_NAMESPACE")
                 .unwrap_or(DEFAULT_NAMESPACE)
@@ -141,6 +146,7 @@ impl Function {
                 concurrency: config.concurrency,
                 read_rate: config.read_rate,
                 read_burst: config.read_burst,
+                discovery: config.discovery,
             },
         )
         .await;

@@ -17,8 +17,8 @@ use super::summary::{Outcome, ServiceReport, Summary};
 use crate::aws::{AwsError, OnFirstUse};
 use crate::calendar;
 use crate::discovery::{
-    ClusterScope, DiscoveryLimits, cluster_name, describe_named, find_services, service_label,
-    service_tags,
+    ClusterScope, DiscoveryLimits, Finder, Source, WantedTag, cluster_name, describe_named,
+    find_services, service_label, service_tags,
 };
 use crate::error::{Classify, ErrorKind};
 use crate::throttle::RateLimiter;
@@ -32,6 +32,8 @@ pub struct Clients {
     /// ECS: `ListClusters`, `ListServices`, `DescribeServices`,
     /// `UpdateService`, `TagResource`, `UntagResource`.
     pub ecs: aws_sdk_ecs::Client,
+    /// The Resource Groups Tagging API: `GetResources`, for tag selectors.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// Application Auto Scaling: `DescribeScalableTargets`,
     /// `RegisterScalableTarget`.
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
@@ -45,6 +47,7 @@ impl Clients {
     pub fn new(sdk: &SdkConfig) -> Self {
         Clients {
             ecs: aws_sdk_ecs::Client::new(sdk),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
             autoscaling: aws_sdk_applicationautoscaling::Client::new(sdk),
             ssm: OnFirstUse::new(sdk, aws_sdk_ssm::Client::new),
         }
@@ -62,6 +65,8 @@ pub struct RunOptions {
     pub read_rate: f64,
     /// ECS reads sent before pacing starts.
     pub read_burst: u32,
+    /// How a selector's services are found (`DISCOVERY`).
+    pub discovery: Source,
 }
 
 impl RunOptions {
@@ -73,6 +78,7 @@ impl RunOptions {
             concurrency,
             read_rate: crate::discovery::DEFAULT_READ_RATE,
             read_burst: crate::discovery::DEFAULT_READ_BURST,
+            discovery: Source::Tags,
         }
     }
 }
@@ -207,13 +213,18 @@ async fn select_named(
 }
 
 async fn select_by_selector(
-    ecs: &aws_sdk_ecs::Client,
+    finder: Finder<'_>,
     selector: &Selector,
     limits: &DiscoveryLimits,
 ) -> Gathered {
     let scope = ClusterScope::from_list(selector.clusters.clone());
     let mut selection = Gathered::default();
-    let found = match find_services(ecs, &scope, limits, |s| {
+    let wanted: Vec<WantedTag> = selector
+        .tags
+        .iter()
+        .map(|(key, value)| WantedTag::value(key, value))
+        .collect();
+    let found = match find_services(finder, &scope, &wanted, limits, |s| {
         is_active(s) && selector.matches(&service_tags(s))
     })
     .await
@@ -505,8 +516,11 @@ async fn scale_one(
 ///
 /// AWS calls, per invocation:
 /// - selection by name: `ecs:DescribeServices` per cluster and 10 services;
-///   by selector: `ecs:ListClusters` (without `clusters`), `ecs:ListServices`
-///   per cluster and 100 services, `ecs:DescribeServices` per 10 services;
+///   by selector, by tag: `tag:GetResources` per 100 tagged services, then
+///   `ecs:DescribeServices` per cluster and 10 of them; by listing
+///   (`DISCOVERY=ecs`): `ecs:ListClusters` (without `clusters`),
+///   `ecs:ListServices` per cluster and 100 services, `ecs:DescribeServices`
+///   per 10 services;
 /// - `application-autoscaling:DescribeScalableTargets` per 50 services;
 /// - per service, only as decided (none on dry run): `ecs:TagResource`
 ///   (remember), `application-autoscaling:RegisterScalableTarget`,
@@ -550,7 +564,14 @@ pub async fn apply_schedule(
 
     let selection = match &request.selection {
         Selection::Services(names) => select_named(&clients.ecs, names, &limits).await,
-        Selection::Selector(selector) => select_by_selector(&clients.ecs, selector, &limits).await,
+        Selection::Selector(selector) => {
+            let finder = Finder {
+                ecs: &clients.ecs,
+                tagging: &clients.tagging,
+                source: options.discovery,
+            };
+            select_by_selector(finder, selector, &limits).await
+        }
     };
     for error in &selection.errors {
         warn!(error = %error, "selection incomplete");

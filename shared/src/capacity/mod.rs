@@ -29,7 +29,7 @@
 //! AWS). Dependencies flow one way: `apply` uses all the others, `summary`
 //! uses `decide`, and `decide` uses `payload` and `remembered`.
 //!
-//! IAM, in all: `ecs:ListClusters`, `ecs:ListServices`,
+//! IAM, in all: `tag:GetResources`, `ecs:ListClusters`, `ecs:ListServices`,
 //! `ecs:DescribeServices`, `ecs:UpdateService`, `ecs:TagResource`,
 //! `ecs:UntagResource`, `application-autoscaling:DescribeScalableTargets`,
 //! `application-autoscaling:RegisterScalableTarget`, and

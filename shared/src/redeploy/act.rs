@@ -423,6 +423,7 @@ fn new_images(service: &Tracked) -> String {
 /// A report on `service`.
 pub(super) fn report(service: &Tracked, outcome: Outcome, reason: String) -> ServiceReport {
     ServiceReport {
+        account: None,
         cluster: service.cluster.clone(),
         service: service.name.clone(),
         outcome,

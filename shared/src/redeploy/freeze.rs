@@ -36,7 +36,7 @@ use super::plan::PushedImage;
 use super::{Clients, Outcome, ServiceReport, Settings, Summary, act, redeploy};
 use crate::aws::AwsError;
 use crate::calendar::{self, CalendarName, CalendarState};
-use crate::discovery::{DiscoveryLimits, cluster_name, find_services, service_tags};
+use crate::discovery::{DiscoveryLimits, WantedTag, cluster_name, find_services, service_tags};
 use crate::error::{Classify, ErrorKind};
 use crate::image::{Digest, ImageRef};
 
@@ -447,11 +447,19 @@ pub async fn release(
         settings.read_rate,
         settings.read_burst,
     );
-    let discovered = find_services(&clients.ecs, &settings.scope, &limits, |s| {
-        s.tags()
-            .iter()
-            .any(|t| t.key().is_some_and(|k| k.starts_with(DEFERRED_PREFIX)))
-    })
+    // A deferral's key holds the container's name, and the Tagging API
+    // filters on whole keys: search the tracking services, keep the deferred.
+    let discovered = find_services(
+        clients.finder(settings.discovery),
+        &settings.scope,
+        &[WantedTag::key(super::policy::REDEPLOY_TAG)],
+        &limits,
+        |s| {
+            s.tags()
+                .iter()
+                .any(|t| t.key().is_some_and(|k| k.starts_with(DEFERRED_PREFIX)))
+        },
+    )
     .await?;
     let mut release = Release {
         trigger,

@@ -14,7 +14,7 @@ use super::policy::{CONTAINERS_TAG, REDEPLOY_TAG, parse_version};
 use super::taskdef::{ImageUpdate, plan_images};
 use super::{Clients, Settings};
 use crate::aws::AwsError;
-use crate::discovery::{DiscoveryLimits, cluster_name, find_services, service_tags};
+use crate::discovery::{DiscoveryLimits, WantedTag, cluster_name, find_services, service_tags};
 use crate::error::{Classify, ErrorKind};
 use crate::image::Digest;
 
@@ -100,17 +100,21 @@ pub(super) struct Gathered {
 /// The services opted in with `autopilot:redeploy` that run the pushed
 /// repository, each task definition described once.
 ///
-/// IAM: `ecs:ListClusters`, `ecs:ListServices`, `ecs:DescribeServices`,
-/// `ecs:DescribeTaskDefinition`.
+/// IAM: `tag:GetResources` (or, by listing, `ecs:ListClusters` and
+/// `ecs:ListServices`), `ecs:DescribeServices`, `ecs:DescribeTaskDefinition`.
 pub(super) async fn tracking_services(
     clients: &Clients,
     settings: &Settings,
     pushed: &PushedImage,
     limits: &DiscoveryLimits,
 ) -> Result<Gathered, AwsError> {
-    let discovered = find_services(&clients.ecs, &settings.scope, limits, |s| {
-        s.tags().iter().any(|t| t.key() == Some(REDEPLOY_TAG))
-    })
+    let discovered = find_services(
+        clients.finder(settings.discovery),
+        &settings.scope,
+        &[WantedTag::key(REDEPLOY_TAG)],
+        limits,
+        |s| s.tags().iter().any(|t| t.key() == Some(REDEPLOY_TAG)),
+    )
     .await?;
     let mut gathered = Gathered {
         tracked: Vec::new(),

@@ -10,6 +10,7 @@
 //! - `act`: where each rollout goes (reads), then, unless dry run, register
 //!   a revision pinned to the digest (or reuse an equal one) and
 //!   `UpdateService` or a CodeDeploy deployment;
+//! - [`fleet`]: the same, in each workload account (assumed roles);
 //! - [`freeze`]: change calendars; a push bound for a frozen service is
 //!   deferred (a tag on the service) and [`freeze::release`]d when the
 //!   calendar opens;
@@ -19,6 +20,7 @@
 mod act;
 pub mod appspec;
 pub mod codedeploy;
+pub mod fleet;
 pub mod freeze;
 mod gather;
 pub mod plan;
@@ -33,7 +35,7 @@ use serde::Serialize;
 
 use crate::aws::{AwsError, OnFirstUse};
 use crate::calendar::CalendarName;
-use crate::discovery::{ClusterScope, DiscoveryLimits};
+use crate::discovery::{ClusterScope, DiscoveryLimits, Finder, Source};
 use crate::error::{Classify, ErrorKind};
 use crate::image::Digest;
 use gather::{Revision, Tracked};
@@ -46,6 +48,8 @@ use taskdef::{ImageUpdate, plan_images};
 pub struct Settings {
     /// Clusters to search.
     pub scope: ClusterScope,
+    /// How tracking services are found (`DISCOVERY`).
+    pub discovery: Source,
     /// Independent AWS reads in flight at once.
     pub concurrency: usize,
     /// ECS reads a second after the burst.
@@ -65,7 +69,9 @@ pub struct Settings {
 pub struct Clients {
     /// ECS.
     pub ecs: aws_sdk_ecs::Client,
-    /// ECR.
+    /// The Resource Groups Tagging API, to find the services by tag.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// ECR, in the account (and Region) of the pushed image.
     pub ecr: aws_sdk_ecr::Client,
     /// CodeDeploy.
     pub codedeploy: aws_sdk_codedeploy::Client,
@@ -75,6 +81,40 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// Every client from one `SdkConfig`.
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Clients {
+            ecs: aws_sdk_ecs::Client::new(sdk),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
+            ecr: aws_sdk_ecr::Client::new(sdk),
+            codedeploy: aws_sdk_codedeploy::Client::new(sdk),
+            ssm: OnFirstUse::new(sdk, aws_sdk_ssm::Client::new),
+        }
+    }
+
+    /// The clients of a workload account: ECS, the Tagging API and
+    /// CodeDeploy from `workload` (its assumed role), ECR and Systems Manager
+    /// still those of `self`, the account that holds the images and the
+    /// change calendars.
+    pub fn in_workload_account(&self, workload: &aws_config::SdkConfig) -> Clients {
+        Clients {
+            ecs: aws_sdk_ecs::Client::new(workload),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(workload),
+            codedeploy: aws_sdk_codedeploy::Client::new(workload),
+            ecr: self.ecr.clone(),
+            ssm: self.ssm.clone(),
+        }
+    }
+
+    /// Where discovery looks, searching as `source` says.
+    pub fn finder(&self, source: Source) -> Finder<'_> {
+        Finder {
+            ecs: &self.ecs,
+            tagging: &self.tagging,
+            source,
+        }
+    }
+
     /// These clients, with ECR's in `region`: an image pushed in another
     /// Region is described there.
     pub fn with_ecr_in(&self, region: &str) -> Clients {
@@ -125,6 +165,9 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceReport {
+    /// The workload account, when the function acts in other accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Cluster name.
     pub cluster: String,
     /// Service name.
