@@ -623,9 +623,8 @@ mod tests {
     #[test]
     fn discovery_source_from_env() {
         use crate::config::Env;
-        let source = |v: Option<&str>| {
-            Source::from_env(&Env::from_pairs(v.map(|v| ("DISCOVERY", v)).into_iter()))
-        };
+        let source =
+            |v: Option<&str>| Source::from_env(&Env::from_pairs(v.map(|v| ("DISCOVERY", v))));
         assert_eq!(source(None).unwrap(), Source::Tags);
         assert_eq!(source(Some("tags")).unwrap(), Source::Tags);
         assert_eq!(source(Some("ecs")).unwrap(), Source::Listing);

@@ -159,6 +159,7 @@ TARGET_PREFIXES = {
     "AnyScaleFrontendService": "application-autoscaling",
     "secretsmanager": "secretsmanager",
     "AmazonSSM": "ssm",
+    "ResourceGroupsTaggingAPI_20170126": "resourcegroupstaggingapi",
 }
 # (SigV4 signing name, Version) of an awsQuery/ec2 request -> botocore model.
 QUERY_SERVICES = {

@@ -45,7 +45,8 @@ Adds, and otherwise leaves moto as it is:
   {"account"}`` (an administrator's access keys in that account) and ``POST
   /_autopilot/lambda/credentials {"roleArn"}`` (a function's credentials for
   its execution role, as Lambda issues them: 403 unless the trust policy lets
-  ``lambda.amazonaws.com`` assume it, 404 for no such role);
+  ``lambda.amazonaws.com`` assume it, 404 for no such role) and ``GET
+  /_autopilot/sts/sessions?roleArn=ARN`` (the role's sessions);
 * conformance to AWS's API models (``conformance.py``; botocore's pinned
   ``service-2`` models): every AWS request of the awsJson, rpcv2Cbor, awsQuery
   and ec2 protocols is checked against its operation's input shape (one that
@@ -317,6 +318,11 @@ class AutopilotMiddleware:
                 return _json(start_response, 200, ssm_calendar.events_between(query))
             except ssm_calendar.EndpointError as err:
                 return _json(start_response, err.status, {"error": err.message})
+        if route == "sts/sessions" and method == "GET":
+            try:
+                return _json(start_response, 200, sts_trust.sessions(query))
+            except sts_trust.EndpointError as err:
+                return _json(start_response, err.status, {"error": err.message})
         if route in ("accounts/admin", "lambda/credentials") and method == "POST":
             try:
                 request = json.loads(buffer_body(environ) or b"{}")
@@ -356,6 +362,7 @@ class AutopilotMiddleware:
             "ssm/calendar-events": "GET",
             "accounts/admin": "POST",
             "lambda/credentials": "POST",
+            "sts/sessions": "GET",
         }
         if route in known:
             return _json(start_response, 405, {"error": f"use {known[route]}"})

@@ -45,6 +45,10 @@ Test-only endpoints (``middleware.py`` routes them):
   the role's trust policy lets ``lambda.amazonaws.com`` assume it (403
   otherwise, 404 for no such role). Answers ``{"accessKeyId",
   "secretAccessKey", "sessionToken", "arn"}``.
+* ``GET /_autopilot/sts/sessions?roleArn=ARN``: the role's sessions
+  (``{"roleArn", "sessions": [{"accessKeyId", "secretAccessKey",
+  "sessionToken", "sessionName", "externalId"}]}``), so a test can count the
+  calls made in them and prove their secrets never reach a log.
 """
 
 from __future__ import annotations
@@ -287,6 +291,27 @@ def lambda_credentials(request: dict) -> dict:
         "sessionToken": session.session_token,
         "arn": session.arn,
     }
+
+
+def sessions(query: dict) -> dict:
+    """The sessions of a role (its credentials included: test-only, so a
+    test can prove they never reach a log)."""
+    role_arn = (query.get("roleArn") or [None])[0]
+    match = _ROLE_ARN.match(role_arn or "")
+    if not match:
+        raise EndpointError(400, "roleArn: a role ARN is required")
+    found = [
+        {
+            "accessKeyId": s.access_key_id,
+            "secretAccessKey": s.secret_access_key,
+            "sessionToken": s.session_token,
+            "sessionName": s.session_name,
+            "externalId": s.external_id,
+        }
+        for s in sts_backends[match.group(2)][PARTITION].assumed_roles
+        if s.role_arn == role_arn
+    ]
+    return {"roleArn": role_arn, "sessions": found}
 
 
 def install() -> None:

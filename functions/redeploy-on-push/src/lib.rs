@@ -71,6 +71,33 @@ pub const IAM_ACTIONS: &[&str] = &[
     "codedeploy:RegisterApplicationRevision",
 ];
 
+/// The IAM actions the function needs in a workload account, through the
+/// role it assumes there (`TARGET_ROLE_ARNS`): [`IAM_ACTIONS`] but for ECR,
+/// Systems Manager and STS, which stay in the function's own account.
+/// `workload-account.yaml` grants exactly these; a test compares the two.
+pub const WORKLOAD_IAM_ACTIONS: &[&str] = &[
+    "tag:GetResources",
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "ecs:DescribeServices",
+    "ecs:DescribeTaskDefinition",
+    "ecs:ListTaskDefinitions",
+    "ecs:RegisterTaskDefinition",
+    "ecs:UpdateService",
+    "codedeploy:ListApplications",
+    "codedeploy:ListDeploymentGroups",
+    "codedeploy:GetDeploymentGroup",
+    "codedeploy:ListDeployments",
+    "codedeploy:GetDeployment",
+    "codedeploy:CreateDeployment",
+    "ecs:TagResource",
+    "ecs:UntagResource",
+    // Authorized within the calls above.
+    "iam:PassRole",
+    "codedeploy:GetDeploymentConfig",
+    "codedeploy:RegisterApplicationRevision",
+];
+
 /// The function's configuration, from its environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {

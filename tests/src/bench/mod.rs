@@ -9,6 +9,7 @@
 //! address is loopback: the local AWS, the Runtime API, the health app.
 
 pub mod fixtures;
+pub mod fleet;
 pub mod runtime;
 pub mod scale;
 pub mod size;
@@ -50,7 +51,7 @@ pub struct Options {
 
 impl Options {
     /// Parses the command line: `--quick`, `--starts N`, `--invocations N`,
-    /// `--only cold-start,invocation,size,redeploy-scale,scaling-scale`.
+    /// `--only cold-start,invocation,size,redeploy-scale,scaling-scale,fleet-scale`.
     pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
         let mut quick = false;
         let mut starts = None;
@@ -135,12 +136,13 @@ pub mod goals {
 }
 
 /// The sections `--only` accepts.
-pub const SECTIONS: [&str; 5] = [
+pub const SECTIONS: [&str; 6] = [
     "cold-start",
     "invocation",
     "size",
     "redeploy-scale",
     "scaling-scale",
+    "fleet-scale",
 ];
 
 fn number(text: &str) -> Result<usize, String> {

@@ -165,7 +165,12 @@ pub async fn redeploy_scale(local: &LocalAws, options: &Options) -> Vec<ScaleRow
             event["region"] = json!(region);
             event["detail"]["repository-name"] = json!(env.names.repository);
             event["detail"]["image-digest"] = json!(build);
-            let vars = [("MAX_CONCURRENCY".to_owned(), concurrency.to_string())];
+            // Discovery by listing: what this section measures is paging and
+            // pacing over every service (fleet-scale measures it by tag).
+            let vars = [
+                ("MAX_CONCURRENCY".to_owned(), concurrency.to_string()),
+                ("DISCOVERY".to_owned(), "ecs".to_owned()),
+            ];
             let mut function =
                 start(local, &options.binary("redeploy-on-push"), region, &vars).await;
             function.wait_until_ready(Duration::from_secs(5)).await;
@@ -237,7 +242,8 @@ pub fn redeploy_section(rows: &[ScaleRow]) -> Section {
         .collect();
     let markdown = format!(
         "### redeploy-on-push: AWS calls and wall time per push event\n\n\
-         Each AWS call answered with {API_LATENCY_MS} ms added latency; ECS reads paced at 20 a second \
+         Discovery by listing (`DISCOVERY=ecs`: every service of every cluster listed and described; \
+         by tag, the default, see the fleet-scale section). Each AWS call answered with {API_LATENCY_MS} ms added latency; ECS reads paced at 20 a second \
          after a burst of 50 (`ECS_READ_RATE`, `ECS_READ_BURST`), as ECS allows service reads 100 burst / \
          20 per second. *speed-up* is the concurrency-1 wall time over this row's: with 40 ms a call, \
          one read at a time already runs near the 20 reads a second the pacer allows, so concurrency can \
@@ -348,7 +354,12 @@ pub async fn scaling_scale(local: &LocalAws, options: &Options) -> Vec<ScalingRo
         for action in ["scale-to-zero", "restore"] {
             let payload =
                 json!({"action": action, "selector": {"tags": {"autopilot:schedule": schedule}}});
-            let vars = [("MAX_CONCURRENCY".to_owned(), concurrency.to_string())];
+            // Discovery by listing: what this section measures is paging and
+            // pacing over every service (fleet-scale measures it by tag).
+            let vars = [
+                ("MAX_CONCURRENCY".to_owned(), concurrency.to_string()),
+                ("DISCOVERY".to_owned(), "ecs".to_owned()),
+            ];
             let mut function =
                 start(local, &options.binary("scheduled-scaling"), REGION, &vars).await;
             function.wait_until_ready(Duration::from_secs(5)).await;

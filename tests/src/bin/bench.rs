@@ -23,12 +23,15 @@
 //!   each AWS call;
 //! * `scaling-scale`: scheduled-scaling's scale-to-zero and restore over 100
 //!   tagged services in 10 clusters, likewise;
+//! * `fleet-scale`: redeploy-on-push over 10,000 services in 50 clusters of
+//!   three workload accounts (20 tracking), by tag and by listing;
 //! * `aws-calls`: the AWS calls of one event of each kind, gathered from the above.
 
 use std::time::Instant;
 
 use autopilot_tests::LocalAws;
 use autopilot_tests::bench::fixtures::Workload;
+use autopilot_tests::bench::fleet::{self, FleetRow};
 use autopilot_tests::bench::goals::{
     MAX_BOOTSTRAP_BYTES, MAX_COLD_START_MEDIAN_MS, MAX_PEAK_RSS_BYTES,
     MIN_TIMES_FASTER_THAN_PYTHON, whole_mb,
@@ -116,6 +119,11 @@ async fn main() {
         scaling = scale::scaling_scale(&local, &options).await;
         publish(scale::scaling_section(&scaling), &mut sections);
     }
+    let mut fleet_rows: Vec<FleetRow> = Vec::new();
+    if options.runs("fleet-scale") {
+        fleet_rows = fleet::fleet_scale(&local, &options).await;
+        publish(fleet::fleet_section(&fleet_rows), &mut sections);
+    }
     if !redeploy.is_empty() || !scaling.is_empty() || !runs.is_empty() {
         publish(
             scale::calls_section(&redeploy, &scaling, &runs),
@@ -123,7 +131,7 @@ async fn main() {
         );
     }
 
-    let goals = goals(&machine, &cold, &runs, &sizes, &redeploy);
+    let goals = goals(&machine, &cold, &runs, &sizes, &redeploy, &fleet_rows);
     let elapsed = begun.elapsed().as_secs_f64();
     let mut readme = format!(
         "# ecs-autopilot benchmarks\n\n\
@@ -204,6 +212,7 @@ fn goals(
     runs: &[Invocations],
     sizes: &[Size],
     redeploy: &[ScaleRow],
+    fleet_rows: &[FleetRow],
 ) -> (String, serde_json::Value) {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut data = Vec::new();
@@ -351,6 +360,30 @@ fn goals(
                 Some(speedup >= 3.0),
             );
         }
+    }
+    if let Some(row) = fleet_rows.iter().find(|r| r.discovery == "tags") {
+        let listing = fleet_rows.iter().find(|r| r.discovery == "ecs");
+        add(
+            format!(
+                "{} services in {} clusters over {} accounts, {} tracked: at most {} discovery calls a push",
+                row.services,
+                row.clusters,
+                row.accounts,
+                fleet::TRACKED,
+                fleet::MAX_DISCOVERY_CALLS
+            ),
+            format!(
+                "{} discovery calls in {}{}",
+                row.discovery_calls,
+                ms(row.wall_ms),
+                listing.map_or(String::new(), |l| format!(
+                    " (by listing: {} calls in {})",
+                    l.discovery_calls,
+                    ms(l.wall_ms)
+                ))
+            ),
+            Some(row.discovery_calls <= fleet::MAX_DISCOVERY_CALLS),
+        );
     }
     let markdown = format!(
         "## Goals\n\n{}",

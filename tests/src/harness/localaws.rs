@@ -462,6 +462,10 @@ impl LocalAws {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: {e}: {text}"))
     }
 
+    pub(crate) async fn get_json_value(&self, path: &str) -> Value {
+        self.get_json(path).await
+    }
+
     pub(crate) async fn post_json(&self, path: &str, body: Value) -> Value {
         let response = self
             .http
@@ -673,6 +677,8 @@ pub fn iam_action(call: &str) -> String {
     let (service, operation) = call.split_once('.').unwrap_or((call, ""));
     let service = match service {
         "monitoring" => "cloudwatch",
+        // The Resource Groups Tagging API signs as `tagging`; its IAM prefix is `tag`.
+        "tagging" => "tag",
         other => other,
     };
     format!("{service}:{operation}")

@@ -7,7 +7,11 @@ use autopilot_tests::{LambdaProcess, LocalAws};
 use serde_norway::{Mapping, Value};
 
 fn template() -> Value {
-    let path = format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"));
+    load("template.yaml")
+}
+
+fn load(file: &str) -> Value {
+    let path = format!("{}/../{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -102,25 +106,49 @@ fn granted_actions(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
                 .iter()
                 .find(|p| p["PolicyName"].as_str() == Some("aws-api-calls"))
                 .unwrap_or_else(|| panic!("{role} has no aws-api-calls policy"));
-            let mut actions = BTreeSet::new();
-            for statement in policy["PolicyDocument"]["Statement"]
-                .as_sequence()
-                .expect("Statement")
-            {
-                assert_eq!(statement["Effect"].as_str(), Some("Allow"));
-                match &statement["Action"] {
-                    Value::String(action) => {
-                        actions.insert(action.clone());
-                    }
-                    Value::Sequence(list) => {
-                        actions.extend(list.iter().map(|a| a.as_str().expect("action").to_owned()))
-                    }
-                    other => panic!("{role}: unexpected Action {other:?}"),
-                }
-            }
-            (binary, actions)
+            (binary, policy_actions(&role, policy))
         })
         .collect()
+}
+
+/// The actions of a policy's statements. A statement may be
+/// `!If [condition, statement, !Ref AWS::NoValue]`: its actions count (the
+/// most the role can ever be granted).
+fn policy_actions(role: &str, policy: &Value) -> BTreeSet<String> {
+    let mut actions = BTreeSet::new();
+    for statement in policy["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("Statement")
+    {
+        let statement = match statement {
+            Value::Tagged(tagged) if tagged.tag == "!If" => {
+                let branches = tagged.value.as_sequence().expect("!If [c, a, b]");
+                assert_eq!(
+                    branches.len(),
+                    3,
+                    "{role}: !If [condition, statement, NoValue]"
+                );
+                let no_value = &branches[2];
+                assert!(
+                    matches!(no_value, Value::Tagged(t) if t.value.as_str() == Some("AWS::NoValue")),
+                    "{role}: a conditional statement's else is AWS::NoValue"
+                );
+                &branches[1]
+            }
+            other => other,
+        };
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{role}");
+        match &statement["Action"] {
+            Value::String(action) => {
+                actions.insert(action.clone());
+            }
+            Value::Sequence(list) => {
+                actions.extend(list.iter().map(|a| a.as_str().expect("action").to_owned()))
+            }
+            other => panic!("{role}: unexpected Action {other:?}"),
+        }
+    }
+    actions
 }
 
 /// Every function, with the actions it declares.
@@ -152,6 +180,106 @@ fn the_template_grants_each_function_exactly_what_its_code_declares() {
             "{binary}: no wildcard actions"
         );
     }
+}
+
+/// The workload-account template's role grants exactly what
+/// redeploy-on-push declares it calls there, trusts exactly the tools
+/// function's role with the external id, and nothing else.
+#[test]
+fn the_workload_template_grants_exactly_the_workload_actions() {
+    let template = load("workload-account.yaml");
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let roles: Vec<_> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::IAM::Role"))
+        .collect();
+    assert_eq!(roles.len(), 1, "one role");
+    assert_eq!(resources.len(), 1, "nothing but the role");
+    let (name, role) = roles[0];
+    let name = name.as_str().expect("name");
+    let policies = role["Properties"]["Policies"]
+        .as_sequence()
+        .expect("Policies");
+    assert_eq!(policies.len(), 1, "{name}: only aws-api-calls");
+    let granted = policy_actions(name, &policies[0]);
+    let declared: BTreeSet<String> = redeploy_on_push::WORKLOAD_IAM_ACTIONS
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    let missing: Vec<_> = declared.difference(&granted).collect();
+    let extra: Vec<_> = granted.difference(&declared).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "workload-account.yaml misses {missing:?} and grants extra {extra:?}"
+    );
+    assert!(
+        granted.iter().all(|a| !a.contains('*')),
+        "no wildcard actions"
+    );
+
+    let trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("trust statements");
+    assert_eq!(trust.len(), 1, "one trust statement");
+    let statement = &trust[0];
+    assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+    assert_eq!(statement["Action"].as_str(), Some("sts:AssumeRole"));
+    let principal = statement["Principal"].as_mapping().expect("Principal");
+    assert_eq!(principal.len(), 1, "only an AWS principal");
+    assert_eq!(
+        referenced_resource(&statement["Principal"]["AWS"]).as_deref(),
+        Some("ToolsFunctionRoleArn"),
+        "the tools function's role alone"
+    );
+    assert_eq!(
+        referenced_resource(&statement["Condition"]["StringEquals"]["sts:ExternalId"]).as_deref(),
+        Some("ExternalId"),
+        "the external id is required"
+    );
+    assert_eq!(
+        template["Parameters"]["ExternalId"]["NoEcho"].as_bool(),
+        Some(true)
+    );
+}
+
+/// The tools template's function may assume exactly the workload roles it
+/// is given, and none without them.
+#[test]
+fn the_tools_template_assumes_only_the_target_roles() {
+    let template = template();
+    let resources = resources(&template);
+    let policies = resources["RedeployOnPushRole"]["Properties"]["Policies"]
+        .as_sequence()
+        .expect("Policies");
+    let statements = policies[0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("Statement");
+    let assume: Vec<&Value> = statements
+        .iter()
+        .filter_map(|s| match s {
+            Value::Tagged(t) if t.tag == "!If" => {
+                let branches = t.value.as_sequence()?;
+                (branches[0].as_str() == Some("HasTargetRoleArns")).then_some(&branches[1])
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(assume.len(), 1, "one statement, only with TargetRoleArns");
+    assert_eq!(assume[0]["Action"][0].as_str(), Some("sts:AssumeRole"));
+    let resource = format!("{:?}", assume[0]["Resource"]);
+    assert!(resource.contains("TargetRoleArns"), "{resource}");
+    assert!(
+        !statements.iter().any(|s| {
+            s["Action"]
+                .as_sequence()
+                .is_some_and(|a| a.iter().any(|a| a.as_str() == Some("sts:AssumeRole")))
+        }),
+        "sts:AssumeRole is granted nowhere else"
+    );
+    assert_eq!(
+        template["Parameters"]["TargetExternalId"]["NoEcho"].as_bool(),
+        Some(true)
+    );
 }
 
 /// Asserts that every AWS call `process` made is among `declared`.

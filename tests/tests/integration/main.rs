@@ -3,6 +3,7 @@
 //! One test binary, a module per area. Each test makes its own uniquely named
 //! resources, so the tests run concurrently against one local AWS.
 
+mod accounts;
 mod cargo_lambda;
 mod codedeploy_hook;
 mod ecs_deployment_hook;

@@ -512,8 +512,9 @@ async fn a_missing_service_does_not_stop_the_others() {
 }
 
 /// Selection and scalable-target reads are batched at the API limits
-/// (DescribeServices 10, DescribeScalableTargets 50), every service of a
-/// large fleet is handled, and the writes are one per step and service.
+/// (ListServices 100, DescribeServices 10, DescribeScalableTargets 50), every
+/// service of a large fleet is handled, and the writes are one per step and
+/// service. By listing (`DISCOVERY=ecs`), whose page counts are ECS's own.
 #[tokio::test]
 async fn a_large_fleet_is_batched() {
     let s = Scenario::new().await;
@@ -526,7 +527,9 @@ async fn a_large_fleet_is_batched() {
             register_target(&s.sdk, &a, &name, range(1, 2)).await;
         }
     }
-    let mut function = s.function(&[("MAX_CONCURRENCY", "4")]).await;
+    let mut function = s
+        .function(&[("MAX_CONCURRENCY", "4"), ("DISCOVERY", "ecs")])
+        .await;
     let selector = json!({"clusters": [a], "tags": {SCHEDULE_TAG: s.schedule}});
     let zero = function
         .invoke(json!({"action": "scale-to-zero", "selector": selector}))
@@ -608,8 +611,10 @@ async fn calls_per_action_stay_within_the_declared_iam_actions() {
         ("ecs:DescribeServices", 2),
         ("application-autoscaling:DescribeScalableTargets", 1),
     ];
+    // By tag: one GetResources page finds both, then one DescribeServices
+    // per cluster.
     let reads_by_selector = [
-        ("ecs:ListServices", 2),
+        ("tag:GetResources", 1),
         ("ecs:DescribeServices", 2),
         ("application-autoscaling:DescribeScalableTargets", 1),
     ];
