@@ -20,6 +20,11 @@ const PAYLOAD_LOGGERS: &[&str] = &[
     "aws_sdk_cloudwatch",
     "aws_sdk_elasticloadbalancingv2",
     "aws_sdk_applicationautoscaling",
+    "aws_sdk_ssm",
+    "aws_sdk_resourcegroupstagging",
+    // STS's AssumeRole answers with credentials.
+    "aws_sdk_sts",
+    "aws_credential_types",
     "aws_config",
     "hyper",
     "hyper_util",

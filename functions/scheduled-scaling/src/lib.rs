@@ -17,8 +17,11 @@
 //! IAM: [`IAM_ACTIONS`].
 
 use autopilot_shared::HandlerError;
+use autopilot_shared::accounts::{Targets, workloads};
 use autopilot_shared::aws::{CallPolicy, sdk_config};
-use autopilot_shared::capacity::{Clients, RunOptions, ScalingRequest, Summary, apply_schedule};
+use autopilot_shared::capacity::{
+    Account, Clients, RunOptions, ScalingRequest, Summary, accounts_of, apply_in_accounts,
+};
 use autopilot_shared::config::{CommonConfig, ConfigError, Env};
 use autopilot_shared::discovery::{Pacing, Source};
 use autopilot_shared::metrics::{DEFAULT_NAMESPACE, MetricSet};
@@ -53,6 +56,24 @@ pub const IAM_ACTIONS: &[&str] = &[
     "application-autoscaling:DescribeScalableTargets",
     "application-autoscaling:RegisterScalableTarget",
     "ssm:GetCalendarState",
+    "sts:AssumeRole",
+];
+
+/// The IAM actions the function needs in a workload account, through the
+/// role it assumes there (`TARGET_ROLE_ARNS`): [`IAM_ACTIONS`] but for
+/// Systems Manager and STS, which stay in the function's own account.
+/// `workload-account.yaml` grants them (with redeploy-on-push's); a test
+/// checks.
+pub const WORKLOAD_IAM_ACTIONS: &[&str] = &[
+    "tag:GetResources",
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "ecs:DescribeServices",
+    "ecs:UpdateService",
+    "ecs:TagResource",
+    "ecs:UntagResource",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:RegisterScalableTarget",
 ];
 
 /// The function's configuration, from its environment.
@@ -70,6 +91,9 @@ pub struct Config {
     pub discovery: Source,
     /// `METRICS_NAMESPACE`: the CloudWatch namespace of the outcome metrics.
     pub metrics_namespace: String,
+    /// `TARGET_ROLE_ARNS` and `TARGET_EXTERNAL_ID`: the workload accounts'
+    /// roles a schedule acts through; none: the function's own account.
+    pub targets: Targets,
 }
 
 impl Config {
@@ -90,6 +114,7 @@ impl Config {
                 .optional("METRICS_NAMESPACE")
                 .unwrap_or(DEFAULT_NAMESPACE)
                 .to_owned(),
+            targets: Targets::from_env(env)?,
         })
     }
 }
@@ -97,7 +122,11 @@ impl Config {
 /// The function's state, built once at cold start.
 pub struct Function {
     config: Result<Config, ConfigError>,
-    clients: Clients,
+    /// The function's own account.
+    home: Account,
+    /// The workload accounts of `TARGET_ROLE_ARNS` (no role is assumed
+    /// before a schedule needs it).
+    workloads: Vec<Account>,
 }
 
 impl Function {
@@ -113,9 +142,24 @@ impl Function {
 
     /// Builds the function from an `SdkConfig` and a parsed configuration.
     pub fn new(sdk: &SdkConfig, config: Result<Config, ConfigError>) -> Self {
+        let clients = Clients::new(sdk);
+        let workloads = match &config {
+            Ok(config) => workloads(sdk, &config.targets, FUNCTION)
+                .into_iter()
+                .map(|workload| Account {
+                    clients: clients.in_workload_account(&workload.sdk),
+                    workload: Some(workload),
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
         Function {
             config,
-            clients: Clients::new(sdk),
+            home: Account {
+                clients,
+                workload: None,
+            },
+            workloads,
         }
     }
 
@@ -138,8 +182,10 @@ impl Function {
             request = %request.to_json(),
             "schedule received"
         );
-        let summary = apply_schedule(
-            &self.clients,
+        let accounts = accounts_of(&request, &self.home, &self.workloads)
+            .map_err(|e| HandlerError::from_error(&e))?;
+        let summary = apply_in_accounts(
+            &accounts,
             &request,
             RunOptions {
                 dry_run: config.common.dry_run,

@@ -54,6 +54,129 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// The clients of a workload account: ECS, the Tagging API and
+    /// Application Auto Scaling from `workload` (its assumed role), Systems
+    /// Manager (change calendars) still `self`'s.
+    pub fn in_workload_account(&self, workload: &SdkConfig) -> Clients {
+        Clients {
+            ecs: aws_sdk_ecs::Client::new(workload),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(workload),
+            autoscaling: aws_sdk_applicationautoscaling::Client::new(workload),
+            ssm: self.ssm.clone(),
+        }
+    }
+}
+
+/// An account a schedule acts in: the function's own (no workload), or a
+/// workload account through its assumed role.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// The clients that act there.
+    pub clients: Clients,
+    /// The workload account's role; `None` for the function's own account.
+    pub workload: Option<crate::accounts::Workload>,
+}
+
+/// The accounts `request` acts in: those its `accounts` names, each of
+/// which must have a workload role; without `accounts`, every workload
+/// account, or `home` when there are none. The error names the field, and
+/// comes before any AWS call: a payload cannot make the function assume a
+/// role it was not given.
+pub fn accounts_of<'a>(
+    request: &ScalingRequest,
+    home: &'a Account,
+    workloads: &'a [Account],
+) -> Result<Vec<&'a Account>, crate::events::EventError> {
+    let invalid = |path: String, reason: String| crate::events::EventError {
+        event: "scheduled-scaling",
+        path,
+        reason,
+    };
+    if request.accounts.is_empty() {
+        return Ok(if workloads.is_empty() {
+            vec![home]
+        } else {
+            workloads.iter().collect()
+        });
+    }
+    if workloads.is_empty() {
+        return Err(invalid(
+            "accounts".into(),
+            "this function has no TARGET_ROLE_ARNS: it acts in its own account only".into(),
+        ));
+    }
+    request
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            workloads
+                .iter()
+                .find(|a| a.workload.as_ref().is_some_and(|w| w.account() == id))
+                .ok_or_else(|| {
+                    invalid(
+                        format!("accounts[{i}]"),
+                        format!("account {id} has no role in TARGET_ROLE_ARNS"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// [`apply_schedule`] in each account, concurrently, as one summary: each
+/// service names its `account` (in workload accounts), and an account whose
+/// role cannot be assumed is one of the summary's errors, with nothing
+/// changed there.
+pub async fn apply_in_accounts(
+    accounts: &[&Account],
+    request: &ScalingRequest,
+    options: RunOptions,
+) -> Summary {
+    if let [only] = accounts
+        && only.workload.is_none()
+    {
+        return apply_schedule(&only.clients, request, options).await;
+    }
+    let runs = futures::future::join_all(accounts.iter().map(|account| async move {
+        if let Some(workload) = &account.workload {
+            workload.credentials().await?;
+        }
+        Ok::<_, AwsError>(apply_schedule(&account.clients, request, options).await)
+    }))
+    .await;
+    let mut summary = Summary::new(request.action.name(), options.dry_run);
+    for (account, run) in accounts.iter().zip(runs) {
+        let id = account.workload.as_ref().map(|w| w.account().to_owned());
+        let label = id.as_deref().unwrap_or("the function's own");
+        match run {
+            Ok(mut run) => {
+                for report in &mut run.services {
+                    report.account = id.clone();
+                }
+                summary.services.extend(run.services);
+                summary.errors.extend(
+                    run.errors
+                        .into_iter()
+                        .map(|e| format!("account {label}: {e}")),
+                );
+                summary.error_kinds.extend(run.error_kinds);
+                if summary.calendar.is_none() {
+                    summary.calendar = run.calendar;
+                }
+                summary.action = run.action;
+            }
+            Err(error) => {
+                warn!(account = label, error = %error, "account skipped");
+                summary.error_kinds.push(error.kind());
+                summary.errors.push(format!("account {label}: {error}"));
+            }
+        }
+    }
+    summary.finish();
+    summary
+}
+
 /// How to run a schedule.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunOptions {
@@ -427,6 +550,7 @@ async fn scale_one(
     let outcome = decision.outcome_without_acting(dry_run);
     let report = match (decision, outcome) {
         (Decision::Change { after, reason, .. }, Some(outcome)) => ServiceReport {
+            account: None,
             service: service.label.clone(),
             outcome,
             reason: format!("would {reason}"),
@@ -456,6 +580,7 @@ async fn scale_one(
             }
             match failure {
                 None => ServiceReport {
+                    account: None,
                     service: service.label.clone(),
                     outcome: Outcome::Changed,
                     reason,
@@ -480,6 +605,7 @@ async fn scale_one(
             reason,
         ),
         (Decision::Unchanged { reason } | Decision::Skip { reason }, outcome) => ServiceReport {
+            account: None,
             service: service.label.clone(),
             outcome: outcome.unwrap_or(Outcome::Unchanged),
             reason,
@@ -603,4 +729,83 @@ pub async fn apply_schedule(
     summary.services.extend(reports);
     summary.finish();
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{Targets, workloads};
+    use crate::config::Env;
+    use serde_json::json;
+
+    fn accounts(roles: &str) -> (Account, Vec<Account>) {
+        let sdk = crate::aws::offline_sdk_config("eu-west-1");
+        let clients = Clients::new(&sdk);
+        let targets = Targets::from_env(&Env::from_pairs([
+            ("TARGET_ROLE_ARNS", roles),
+            ("TARGET_EXTERNAL_ID", "external-id"),
+        ]))
+        .unwrap();
+        let workloads = workloads(&sdk, &targets, "scheduled-scaling")
+            .into_iter()
+            .map(|w| Account {
+                clients: clients.in_workload_account(&w.sdk),
+                workload: Some(w),
+            })
+            .collect();
+        let home = Account {
+            clients,
+            workload: None,
+        };
+        (home, workloads)
+    }
+
+    fn ids(selected: &[&Account]) -> Vec<String> {
+        selected
+            .iter()
+            .map(|a| {
+                a.workload
+                    .as_ref()
+                    .map_or("home".into(), |w| w.account().to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_payload_picks_among_the_target_accounts_only() {
+        let two = "arn:aws:iam::222222222222:role/s,arn:aws:iam::333333333333:role/s";
+        let payload = |accounts: Option<&[&str]>| {
+            let mut p = json!({"action": "restore", "selector": {"tags": {"k": "v"}}});
+            if let Some(a) = accounts {
+                p["accounts"] = json!(a);
+            }
+            ScalingRequest::parse(p).unwrap()
+        };
+        let cases: Vec<(&str, Option<&[&str]>, Result<Vec<&str>, &str>)> = vec![
+            ("", None, Ok(vec!["home"])),
+            ("", Some(&["222222222222"]), Err("accounts")),
+            (two, None, Ok(vec!["222222222222", "333333333333"])),
+            (two, Some(&["333333333333"]), Ok(vec!["333333333333"])),
+            (
+                two,
+                Some(&["333333333333", "444444444444"]),
+                Err("accounts[1]"),
+            ),
+        ];
+        for (roles, wanted, expected) in cases {
+            let (home, workloads) = accounts(roles);
+            let got = accounts_of(&payload(wanted), &home, &workloads);
+            match (got, expected) {
+                (Ok(selected), Ok(want)) => assert_eq!(ids(&selected), want, "{roles} {wanted:?}"),
+                (Err(error), Err(path)) => {
+                    assert_eq!(error.path, path, "{roles} {wanted:?}: {error}");
+                    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+                }
+                (got, want) => panic!(
+                    "{roles} {wanted:?}: got {:?}, want {want:?}",
+                    got.map(|s| ids(&s))
+                ),
+            }
+        }
+    }
 }

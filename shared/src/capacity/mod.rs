@@ -42,7 +42,7 @@ mod payload;
 mod remembered;
 mod summary;
 
-pub use apply::{Clients, RunOptions, apply_schedule};
+pub use apply::{Account, Clients, RunOptions, accounts_of, apply_in_accounts, apply_schedule};
 pub use decide::{Capacity, Decision, Memory, Observed, Step, capacity_change};
 pub use gate::{CalendarNote, Gated, gated};
 pub use payload::{

@@ -21,6 +21,10 @@ pub struct ScalingRequest {
     pub selection: Selection,
     /// Change calendars that, while `CLOSED`, skip the action or replace it.
     pub calendar: Option<CalendarGate>,
+    /// `accounts`: the workload accounts (12-digit IDs) to act in, each one
+    /// of `TARGET_ROLE_ARNS`; empty: every target account (or the
+    /// function's own, without targets).
+    pub accounts: Vec<String>,
 }
 
 /// `calendar` and `whenClosed`: what a schedule does while a change
@@ -155,6 +159,8 @@ struct RawRequest {
         skip_serializing_if = "Option::is_none"
     )]
     when_closed: Option<RawWhenClosed>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    accounts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -419,10 +425,35 @@ impl ScalingRequest {
                 })
             }
         };
+        let accounts = match raw.accounts {
+            None => Vec::new(),
+            Some(list) if list.is_empty() => {
+                return Err(invalid(
+                    "accounts",
+                    "must not be empty: leave it out for every target account",
+                ));
+            }
+            Some(list) => {
+                let mut seen = BTreeSet::new();
+                for (i, account) in list.iter().enumerate() {
+                    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(invalid(
+                            format!("accounts[{i}]"),
+                            format!("{account:?} is not a 12-digit account ID"),
+                        ));
+                    }
+                    if !seen.insert(account.clone()) {
+                        return Err(invalid(format!("accounts[{i}]"), "listed twice"));
+                    }
+                }
+                list
+            }
+        };
         Ok(ScalingRequest {
             action,
             selection,
             calendar,
+            accounts,
         })
     }
 
@@ -436,6 +467,9 @@ impl ScalingRequest {
             raw.min = Some(min.into());
             raw.max = Some(max.into());
             raw.desired = desired.map(i64::from);
+        }
+        if !self.accounts.is_empty() {
+            raw.accounts = Some(self.accounts.clone());
         }
         if let Some(gate) = &self.calendar {
             raw.calendar = Some(RawCalendars::Many(
@@ -508,6 +542,7 @@ mod tests {
                     service: "vahanhelp-backend-service".into(),
                 }]),
                 calendar: None,
+                accounts: Vec::new(),
             }
         );
         let dev =
@@ -525,6 +560,7 @@ mod tests {
                     tags: [("autopilot:schedule".to_owned(), "office-hours".to_owned())].into(),
                 }),
                 calendar: None,
+                accounts: Vec::new(),
             }
         );
         let zero = ScalingRequest::parse(fixture("scheduled-scaling/scale-to-zero.json")).unwrap();
@@ -600,6 +636,17 @@ mod tests {
                 "whenClosed.action",
                 "unknown action",
             ),
+            (json!({"accounts": []}), "accounts", "must not be empty"),
+            (
+                json!({"accounts": ["222222222222", "2222"]}),
+                "accounts[1]",
+                "not a 12-digit account ID",
+            ),
+            (
+                json!({"accounts": ["222222222222", "222222222222"]}),
+                "accounts[1]",
+                "listed twice",
+            ),
         ];
         for (extra, path, reason) in cases {
             let error = ScalingRequest::parse(with(extra.clone())).unwrap_err();
@@ -608,6 +655,18 @@ mod tests {
                 "{extra}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn accounts_round_trip() {
+        let request = ScalingRequest::parse(json!({
+            "action": "scale-to-zero",
+            "selector": {"tags": {"autopilot:schedule": "office-hours"}},
+            "accounts": ["222222222222", "333333333333"]
+        }))
+        .unwrap();
+        assert_eq!(request.accounts, ["222222222222", "333333333333"]);
+        assert_eq!(ScalingRequest::parse(request.to_json()).unwrap(), request);
     }
 
     #[test]

@@ -52,6 +52,9 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceReport {
+    /// The workload account, when the schedule acts in other accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// `cluster/service`.
     pub service: String,
     /// What happened.
@@ -79,6 +82,7 @@ impl ServiceReport {
         reason: String,
     ) -> Self {
         ServiceReport {
+            account: None,
             service,
             outcome: Outcome::Failed,
             reason,
@@ -148,7 +152,8 @@ impl Summary {
     }
 
     pub(super) fn finish(&mut self) {
-        self.services.sort_by(|a, b| a.service.cmp(&b.service));
+        self.services
+            .sort_by(|a, b| (&a.account, &a.service).cmp(&(&b.account, &b.service)));
         self.counts = Outcome::ALL
             .into_iter()
             .map(|o| {
@@ -190,11 +195,10 @@ impl Summary {
             .collect::<Vec<_>>()
             .join(", ");
         let mut details: Vec<String> = self.errors.clone();
-        details.extend(
-            failed
-                .iter()
-                .map(|s| format!("{}: {}", s.service, s.reason)),
-        );
+        details.extend(failed.iter().map(|s| match &s.account {
+            Some(account) => format!("{account}/{}: {}", s.service, s.reason),
+            None => format!("{}: {}", s.service, s.reason),
+        }));
         let more = details.len().saturating_sub(FAILURES_IN_MESSAGE);
         details.truncate(FAILURES_IN_MESSAGE);
         let mut message = format!(
@@ -262,6 +266,7 @@ mod tests {
 
     fn report(service: &str, outcome: Outcome, kind: Option<ErrorKind>) -> ServiceReport {
         ServiceReport {
+            account: None,
             service: service.into(),
             outcome,
             reason: format!("{service} reason"),

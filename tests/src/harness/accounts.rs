@@ -141,19 +141,37 @@ pub fn lambda_trust_policy() -> String {
     .to_string()
 }
 
-/// The trust policy `workload-account.yaml` gives its role, with its
-/// parameters `ToolsFunctionRoleArn` and `ExternalId` filled in: read from
-/// the template itself, so the tests trust exactly what users deploy.
+/// The trust policy `workload-account.yaml` gives redeploy-on-push's role,
+/// with its parameters `ToolsFunctionRoleArn` and `ExternalId` filled in:
+/// read from the template itself, so the tests trust exactly what users
+/// deploy.
 pub fn workload_trust_policy(tools_function_role: &str, external_id: &str) -> String {
+    trust_policy_of(
+        "WorkloadRole",
+        "ToolsFunctionRoleArn",
+        tools_function_role,
+        external_id,
+    )
+}
+
+/// The trust policy of `workload-account.yaml`'s scheduled-scaling role,
+/// likewise (`ToolsScalingRoleArn`).
+pub fn scaling_trust_policy(tools_scaling_role: &str, external_id: &str) -> String {
+    trust_policy_of(
+        "ScalingRole",
+        "ToolsScalingRoleArn",
+        tools_scaling_role,
+        external_id,
+    )
+}
+
+fn trust_policy_of(role: &str, parameter: &str, trusted: &str, external_id: &str) -> String {
     let path = format!("{}/../workload-account.yaml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let template: serde_norway::Value =
         serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let document = &template["Resources"]["WorkloadRole"]["Properties"]["AssumeRolePolicyDocument"];
-    let parameters = [
-        ("ToolsFunctionRoleArn", tools_function_role),
-        ("ExternalId", external_id),
-    ];
+    let document = &template["Resources"][role]["Properties"]["AssumeRolePolicyDocument"];
+    let parameters = [(parameter, trusted), ("ExternalId", external_id)];
     resolve_refs(document, &parameters).to_string()
 }
 

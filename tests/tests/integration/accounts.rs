@@ -137,6 +137,8 @@ impl Tools {
             ("TARGET_ROLE_ARNS", roles.as_str()),
             ("TARGET_EXTERNAL_ID", self.external_id.as_str()),
             ("AWS_MAX_ATTEMPTS", "1"),
+            // The most a user can turn logging up: credentials stay out even so.
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
         ];
         vars.extend_from_slice(extra);
         start_function_as(&self.f.local, "redeploy-on-push", REGION, &self.key, &vars).await
@@ -435,4 +437,121 @@ async fn discovery_by_tag_describes_only_the_opted_in_services_and_listing_still
             .unwrap()
             .ends_with(&format!("@{second}"))
     );
+}
+
+/// scheduled-scaling in the tools account acts in the workload accounts
+/// through their scaling roles: every target account by default, those the
+/// payload's `accounts` names otherwise; an account outside
+/// `TARGET_ROLE_ARNS` is refused before any AWS call.
+#[tokio::test]
+async fn a_schedule_spans_the_target_accounts_and_refuses_any_other() {
+    use autopilot_tests::harness::accounts::scaling_trust_policy;
+    use autopilot_tests::stories::scaling::{aws_capacity, create_cluster, create_service};
+
+    let local = autopilot_tests::LocalAws::connect().await;
+    let tools = local.sdk_config(REGION).await;
+    let iam = aws_sdk_iam::Client::new(&tools);
+    let function_role =
+        create_role(&iam, &unique("scheduled-scaling"), &lambda_trust_policy()).await;
+    let key = local.lambda_credentials(&function_role).await;
+    let external_id = unique("autopilot-ext");
+    let schedule = unique("office");
+
+    // Two workload accounts, each with a scaling role and one scheduled service.
+    let mut accounts = Vec::new();
+    for _ in 0..2 {
+        let account = unique_account();
+        let sdk = local.admin_of(&account, REGION).await;
+        let role = create_role(
+            &aws_sdk_iam::Client::new(&sdk),
+            "ecs-autopilot-scaling",
+            &scaling_trust_policy(&function_role, &external_id),
+        )
+        .await;
+        let cluster = unique("night");
+        create_cluster(&sdk, &cluster).await;
+        create_service(
+            &sdk,
+            &cluster,
+            "web",
+            3,
+            &[("autopilot:schedule", &schedule)],
+        )
+        .await;
+        accounts.push((account, sdk, role, cluster));
+    }
+    let roles: Vec<&str> = accounts.iter().map(|(_, _, r, _)| r.as_str()).collect();
+    let roles = roles.join(",");
+    let mut function = start_function_as(
+        &local,
+        "scheduled-scaling",
+        REGION,
+        &key,
+        &[
+            ("TARGET_ROLE_ARNS", roles.as_str()),
+            ("TARGET_EXTERNAL_ID", external_id.as_str()),
+            ("AWS_MAX_ATTEMPTS", "1"),
+        ],
+    )
+    .await;
+    let selector = serde_json::json!({"tags": {"autopilot:schedule": schedule}});
+
+    // An account without a role: refused, nothing called.
+    let (error_type, message) = function
+        .invoke(serde_json::json!({
+            "action": "scale-to-zero", "selector": selector,
+            "accounts": [accounts[0].0, "999999999999"]
+        }))
+        .await
+        .error();
+    assert_eq!(error_type, "InvalidInput");
+    assert!(
+        message.contains("accounts[1]") && message.contains("999999999999"),
+        "{message}"
+    );
+    assert!(local.calls_of(&function).await.is_empty());
+
+    // Only the first account.
+    let first = function
+        .invoke(serde_json::json!({
+            "action": "scale-to-zero", "selector": selector, "accounts": [accounts[0].0]
+        }))
+        .await
+        .response();
+    assert_eq!(first["counts"]["changed"], 1, "{first}");
+    assert_eq!(first["services"][0]["account"], accounts[0].0.as_str());
+    assert_eq!(
+        aws_capacity(&accounts[0].1, &accounts[0].3, "web")
+            .await
+            .desired,
+        0
+    );
+    assert_eq!(
+        aws_capacity(&accounts[1].1, &accounts[1].3, "web")
+            .await
+            .desired,
+        3
+    );
+
+    // Every target account: the second scales now, the first is unchanged.
+    let all = function
+        .invoke(serde_json::json!({"action": "scale-to-zero", "selector": selector}))
+        .await
+        .response();
+    assert_eq!(all["counts"]["changed"], 1, "{all}");
+    assert_eq!(all["counts"]["unchanged"], 1, "{all}");
+    assert_eq!(
+        aws_capacity(&accounts[1].1, &accounts[1].3, "web")
+            .await
+            .desired,
+        0
+    );
+    for (_, _, role, _) in &accounts {
+        let calls = local.calls_in_sessions_of(role).await;
+        let undeclared: Vec<_> = calls
+            .keys()
+            .filter(|c| !scheduled_scaling::WORKLOAD_IAM_ACTIONS.contains(&c.as_str()))
+            .collect();
+        assert!(undeclared.is_empty(), "{undeclared:?} in {calls:?}");
+    }
 }

@@ -182,100 +182,120 @@ fn the_template_grants_each_function_exactly_what_its_code_declares() {
     }
 }
 
-/// The workload-account template's role grants exactly what
-/// redeploy-on-push declares it calls there, trusts exactly the tools
-/// function's role with the external id, and nothing else.
+/// Each role of the workload-account template grants exactly what its
+/// function declares it calls there, and trusts exactly that function's
+/// role in the tools account, with the external id; nothing else is in it.
 #[test]
 fn the_workload_template_grants_exactly_the_workload_actions() {
     let template = load("workload-account.yaml");
     let resources = template["Resources"].as_mapping().expect("Resources");
-    let roles: Vec<_> = resources
-        .iter()
-        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::IAM::Role"))
-        .collect();
-    assert_eq!(roles.len(), 1, "one role");
-    assert_eq!(resources.len(), 1, "nothing but the role");
-    let (name, role) = roles[0];
-    let name = name.as_str().expect("name");
-    let policies = role["Properties"]["Policies"]
-        .as_sequence()
-        .expect("Policies");
-    assert_eq!(policies.len(), 1, "{name}: only aws-api-calls");
-    let granted = policy_actions(name, &policies[0]);
-    let declared: BTreeSet<String> = redeploy_on_push::WORKLOAD_IAM_ACTIONS
-        .iter()
-        .map(|a| (*a).to_owned())
-        .collect();
-    let missing: Vec<_> = declared.difference(&granted).collect();
-    let extra: Vec<_> = granted.difference(&declared).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "workload-account.yaml misses {missing:?} and grants extra {extra:?}"
-    );
-    assert!(
-        granted.iter().all(|a| !a.contains('*')),
-        "no wildcard actions"
-    );
+    let expected: [(&str, &[&str], &str); 2] = [
+        (
+            "WorkloadRole",
+            redeploy_on_push::WORKLOAD_IAM_ACTIONS,
+            "ToolsFunctionRoleArn",
+        ),
+        (
+            "ScalingRole",
+            scheduled_scaling::WORKLOAD_IAM_ACTIONS,
+            "ToolsScalingRoleArn",
+        ),
+    ];
+    assert_eq!(resources.len(), expected.len(), "nothing but the roles");
+    for (name, declared, trusted) in expected {
+        let role = &resources[name];
+        assert_eq!(role["Type"].as_str(), Some("AWS::IAM::Role"), "{name}");
+        let policies = role["Properties"]["Policies"]
+            .as_sequence()
+            .expect("Policies");
+        assert_eq!(policies.len(), 1, "{name}: only aws-api-calls");
+        let granted = policy_actions(name, &policies[0]);
+        let declared: BTreeSet<String> = declared.iter().map(|a| (*a).to_owned()).collect();
+        let missing: Vec<_> = declared.difference(&granted).collect();
+        let extra: Vec<_> = granted.difference(&declared).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "workload-account.yaml {name} misses {missing:?} and grants extra {extra:?}"
+        );
+        assert!(
+            granted.iter().all(|a| !a.contains('*')),
+            "no wildcard actions"
+        );
 
-    let trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-        .as_sequence()
-        .expect("trust statements");
-    assert_eq!(trust.len(), 1, "one trust statement");
-    let statement = &trust[0];
-    assert_eq!(statement["Effect"].as_str(), Some("Allow"));
-    assert_eq!(statement["Action"].as_str(), Some("sts:AssumeRole"));
-    let principal = statement["Principal"].as_mapping().expect("Principal");
-    assert_eq!(principal.len(), 1, "only an AWS principal");
-    assert_eq!(
-        referenced_resource(&statement["Principal"]["AWS"]).as_deref(),
-        Some("ToolsFunctionRoleArn"),
-        "the tools function's role alone"
-    );
-    assert_eq!(
-        referenced_resource(&statement["Condition"]["StringEquals"]["sts:ExternalId"]).as_deref(),
-        Some("ExternalId"),
-        "the external id is required"
-    );
+        let trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+            .as_sequence()
+            .expect("trust statements");
+        assert_eq!(trust.len(), 1, "{name}: one trust statement");
+        let statement = &trust[0];
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+        assert_eq!(statement["Action"].as_str(), Some("sts:AssumeRole"));
+        let principal = statement["Principal"].as_mapping().expect("Principal");
+        assert_eq!(principal.len(), 1, "{name}: only an AWS principal");
+        assert_eq!(
+            referenced_resource(&statement["Principal"]["AWS"]).as_deref(),
+            Some(trusted),
+            "{name}: the tools function's role alone"
+        );
+        assert_eq!(
+            referenced_resource(&statement["Condition"]["StringEquals"]["sts:ExternalId"])
+                .as_deref(),
+            Some("ExternalId"),
+            "{name}: the external id is required"
+        );
+    }
     assert_eq!(
         template["Parameters"]["ExternalId"]["NoEcho"].as_bool(),
         Some(true)
     );
 }
 
-/// The tools template's function may assume exactly the workload roles it
-/// is given, and none without them.
+/// The tools template's functions may assume exactly the workload roles
+/// they are given, and none without them.
 #[test]
 fn the_tools_template_assumes_only_the_target_roles() {
     let template = template();
     let resources = resources(&template);
-    let policies = resources["RedeployOnPushRole"]["Properties"]["Policies"]
-        .as_sequence()
-        .expect("Policies");
-    let statements = policies[0]["PolicyDocument"]["Statement"]
-        .as_sequence()
-        .expect("Statement");
-    let assume: Vec<&Value> = statements
-        .iter()
-        .filter_map(|s| match s {
-            Value::Tagged(t) if t.tag == "!If" => {
-                let branches = t.value.as_sequence()?;
-                (branches[0].as_str() == Some("HasTargetRoleArns")).then_some(&branches[1])
-            }
-            _ => None,
-        })
-        .collect();
-    assert_eq!(assume.len(), 1, "one statement, only with TargetRoleArns");
-    assert_eq!(assume[0]["Action"][0].as_str(), Some("sts:AssumeRole"));
-    let resource = format!("{:?}", assume[0]["Resource"]);
-    assert!(resource.contains("TargetRoleArns"), "{resource}");
-    assert!(
-        !statements.iter().any(|s| {
-            s["Action"]
-                .as_sequence()
-                .is_some_and(|a| a.iter().any(|a| a.as_str() == Some("sts:AssumeRole")))
-        }),
-        "sts:AssumeRole is granted nowhere else"
-    );
+    for (role, condition, parameter) in [
+        ("RedeployOnPushRole", "HasTargetRoleArns", "TargetRoleArns"),
+        (
+            "ScheduledScalingRole",
+            "HasScalingTargetRoleArns",
+            "ScalingTargetRoleArns",
+        ),
+    ] {
+        let policies = resources[role]["Properties"]["Policies"]
+            .as_sequence()
+            .expect("Policies");
+        let statements = policies[0]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .expect("Statement");
+        let assume: Vec<&Value> = statements
+            .iter()
+            .filter_map(|s| match s {
+                Value::Tagged(t) if t.tag == "!If" => {
+                    let branches = t.value.as_sequence()?;
+                    (branches[0].as_str() == Some(condition)).then_some(&branches[1])
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            assume.len(),
+            1,
+            "{role}: one statement, only with {parameter}"
+        );
+        assert_eq!(assume[0]["Action"][0].as_str(), Some("sts:AssumeRole"));
+        let resource = format!("{:?}", assume[0]["Resource"]);
+        assert!(resource.contains(parameter), "{role}: {resource}");
+        assert!(
+            !statements.iter().any(|s| {
+                s["Action"]
+                    .as_sequence()
+                    .is_some_and(|a| a.iter().any(|a| a.as_str() == Some("sts:AssumeRole")))
+            }),
+            "{role}: sts:AssumeRole is granted nowhere else"
+        );
+    }
     assert_eq!(
         template["Parameters"]["TargetExternalId"]["NoEcho"].as_bool(),
         Some(true)
