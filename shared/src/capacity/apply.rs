@@ -231,11 +231,16 @@ struct Gathered {
     errors: Vec<AwsError>,
 }
 
-fn selected(service: &Service) -> Result<Selected, ServiceReport> {
+fn selected(service: &Service) -> Result<Selected, Box<ServiceReport>> {
     let label = service_label(service);
     let arn = service.service_arn().ok_or_else(|| {
         let error = AwsError::missing_field("describe", format!("service {label}"), "serviceArn");
-        ServiceReport::failed(label.clone(), None, error.kind(), error.to_string())
+        Box::new(ServiceReport::failed(
+            label.clone(),
+            None,
+            error.kind(),
+            error.to_string(),
+        ))
     })?;
     Ok(Selected {
         cluster: cluster_name(service.cluster_arn().unwrap_or_default()).to_owned(),
@@ -298,7 +303,7 @@ async fn select_named(
             match by_label.get(&label) {
                 Some(s) if is_active(s) => match selected(s) {
                     Ok(s) => selection.services.push(s),
-                    Err(report) => selection.failed.push(report),
+                    Err(report) => selection.failed.push(*report),
                 },
                 Some(s) => selection.failed.push(ServiceReport::failed(
                     label,
@@ -366,7 +371,7 @@ async fn select_by_selector(
     for service in &found.services {
         match selected(service) {
             Ok(s) => selection.services.push(s),
-            Err(report) => selection.failed.push(report),
+            Err(report) => selection.failed.push(*report),
         }
     }
     selection
