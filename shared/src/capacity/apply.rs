@@ -786,7 +786,13 @@ mod tests {
             }
             ScalingRequest::parse(p).unwrap()
         };
-        let cases: Vec<(&str, Option<&[&str]>, Result<Vec<&str>, &str>)> = vec![
+        // (TARGET_ROLE_ARNS, the payload's accounts, the accounts or the bad field)
+        type Case<'a> = (
+            &'a str,
+            Option<&'a [&'a str]>,
+            Result<Vec<&'a str>, &'a str>,
+        );
+        let cases: Vec<Case> = vec![
             ("", None, Ok(vec!["home"])),
             ("", Some(&["222222222222"]), Err("accounts")),
             (two, None, Ok(vec!["222222222222", "333333333333"])),
