@@ -2785,6 +2785,38 @@ def _conformance_whole_run():
     ensure(SERVER.http("GET", "/_autopilot/conformance/reset")[0] == 405)
 
 
+@check("tagging: GetResources pages ecs:service by tag key and value, at most 100 a page")
+def _tagging_get_resources():
+    ecs = client("ecs")
+    cluster = f"tag-{uuid.uuid4().hex[:8]}"
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(
+        family=cluster, containerDefinitions=[{"name": "app", "image": "nginx", "memory": 64}])
+    key = f"autopilot:selftest-{uuid.uuid4().hex[:8]}"
+    for i in range(5):
+        tags = [{"key": key, "value": "yes" if i < 3 else "no"}]
+        ecs.create_service(cluster=cluster, serviceName=f"s{i}", taskDefinition=cluster,
+                           desiredCount=0, tags=tags)
+    tagging = client("resourcegroupstaggingapi")
+    arns, token, pages = [], "", 0
+    while True:
+        page = tagging.get_resources(
+            ResourceTypeFilters=["ecs:service"], TagFilters=[{"Key": key}],
+            ResourcesPerPage=2, PaginationToken=token)
+        pages += 1
+        arns += [m["ResourceARN"] for m in page["ResourceTagMappingList"]]
+        token = page.get("PaginationToken") or ""
+        if not token:
+            break
+    ensure(len(arns) == 5 and pages == 3, (arns, pages))
+    ensure(all(f":service/{cluster}/" in a for a in arns), arns)
+    yes = tagging.get_resources(ResourceTypeFilters=["ecs:service"],
+                                TagFilters=[{"Key": key, "Values": ["yes"]}])
+    ensure(len(yes["ResourceTagMappingList"]) == 3, yes)
+    expect_error("InvalidParameterException", lambda: tagging.get_resources(
+        ResourceTypeFilters=["ecs:service"], ResourcesPerPage=101))
+
+
 # --- STS trust policies (sts_trust.py) --------------------------------------------
 
 WORKLOAD = "222222222222"

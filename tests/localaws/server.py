@@ -51,6 +51,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 )
 
 import cloudwatch_stats  # noqa: E402
+import conformance  # noqa: E402
 import codedeploy_ext  # noqa: E402
 import ecs_deployments  # noqa: E402
 import ecs_limits  # noqa: E402
@@ -75,6 +76,9 @@ def build_app() -> AutopilotMiddleware:
     ecs_deployments.install()
     ssm_calendar.install()
     sts_trust.install()
+    # moto answers GetResources itself; its answers are what tag discovery
+    # reads, so they are held to the model's output shape like an extension's.
+    conformance.extension("resourcegroupstaggingapi", "GetResources")
     moto_app = DomainDispatcherApplication(create_backend_app)
     moto_app.debug = True  # type: ignore[attr-defined]  # as moto.server.main does
     return AutopilotMiddleware(moto_app)
