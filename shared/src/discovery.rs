@@ -68,8 +68,8 @@ impl Source {
 pub struct Finder<'a> {
     /// ECS: `DescribeServices`, and `ListClusters`/`ListServices` by listing.
     pub ecs: &'a Client,
-    /// The Tagging API: `GetResources`.
-    pub tagging: &'a aws_sdk_resourcegroupstagging::Client,
+    /// The Tagging API: `GetResources` (built when a search first needs it).
+    pub tagging: &'a crate::aws::OnFirstUse<aws_sdk_resourcegroupstagging::Client>,
     /// How to search.
     pub source: Source,
 }
@@ -270,7 +270,7 @@ pub async fn find_services(
 ) -> Result<Discovered, AwsError> {
     let (batches, mut found) = match finder.source {
         Source::Tags if !wanted.is_empty() => {
-            tagged_batches(finder.tagging, scope, wanted, limits).await?
+            tagged_batches(finder.tagging.get(), scope, wanted, limits).await?
         }
         _ => listed_batches(finder.ecs, scope, limits).await?,
     };

@@ -32,8 +32,9 @@ pub struct Clients {
     /// ECS: `ListClusters`, `ListServices`, `DescribeServices`,
     /// `UpdateService`, `TagResource`, `UntagResource`.
     pub ecs: aws_sdk_ecs::Client,
-    /// The Resource Groups Tagging API: `GetResources`, for tag selectors.
-    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// The Resource Groups Tagging API: `GetResources`, for tag selectors
+    /// (built on first use).
+    pub tagging: OnFirstUse<aws_sdk_resourcegroupstagging::Client>,
     /// Application Auto Scaling: `DescribeScalableTargets`,
     /// `RegisterScalableTarget`.
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
@@ -47,7 +48,7 @@ impl Clients {
     pub fn new(sdk: &SdkConfig) -> Self {
         Clients {
             ecs: aws_sdk_ecs::Client::new(sdk),
-            tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
+            tagging: OnFirstUse::new(sdk, aws_sdk_resourcegroupstagging::Client::new),
             autoscaling: aws_sdk_applicationautoscaling::Client::new(sdk),
             ssm: OnFirstUse::new(sdk, aws_sdk_ssm::Client::new),
         }
@@ -61,7 +62,7 @@ impl Clients {
     pub fn in_workload_account(&self, workload: &SdkConfig) -> Clients {
         Clients {
             ecs: aws_sdk_ecs::Client::new(workload),
-            tagging: aws_sdk_resourcegroupstagging::Client::new(workload),
+            tagging: OnFirstUse::new(workload, aws_sdk_resourcegroupstagging::Client::new),
             autoscaling: aws_sdk_applicationautoscaling::Client::new(workload),
             ssm: self.ssm.clone(),
         }

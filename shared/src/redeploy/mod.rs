@@ -69,8 +69,9 @@ pub struct Settings {
 pub struct Clients {
     /// ECS.
     pub ecs: aws_sdk_ecs::Client,
-    /// The Resource Groups Tagging API, to find the services by tag.
-    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// The Resource Groups Tagging API, to find the services by tag (built
+    /// on first use: `DISCOVERY=ecs` never needs it).
+    pub tagging: OnFirstUse<aws_sdk_resourcegroupstagging::Client>,
     /// ECR, in the account (and Region) of the pushed image.
     pub ecr: aws_sdk_ecr::Client,
     /// CodeDeploy.
@@ -85,7 +86,7 @@ impl Clients {
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         Clients {
             ecs: aws_sdk_ecs::Client::new(sdk),
-            tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
+            tagging: OnFirstUse::new(sdk, aws_sdk_resourcegroupstagging::Client::new),
             ecr: aws_sdk_ecr::Client::new(sdk),
             codedeploy: aws_sdk_codedeploy::Client::new(sdk),
             ssm: OnFirstUse::new(sdk, aws_sdk_ssm::Client::new),
@@ -99,7 +100,7 @@ impl Clients {
     pub fn in_workload_account(&self, workload: &aws_config::SdkConfig) -> Clients {
         Clients {
             ecs: aws_sdk_ecs::Client::new(workload),
-            tagging: aws_sdk_resourcegroupstagging::Client::new(workload),
+            tagging: OnFirstUse::new(workload, aws_sdk_resourcegroupstagging::Client::new),
             codedeploy: aws_sdk_codedeploy::Client::new(workload),
             ecr: self.ecr.clone(),
             ssm: self.ssm.clone(),
