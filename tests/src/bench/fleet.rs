@@ -21,10 +21,10 @@ use super::scale::API_LATENCY_MS;
 use super::{Options, Section, ms, table};
 use crate::LocalAws;
 use crate::harness::accounts::{
-    AccessKey, create_role, lambda_trust_policy, unique_account, workload_trust_policy,
+    create_role, lambda_trust_policy, start_program_as, unique_account, workload_trust_policy,
 };
 use crate::harness::provision::push_image;
-use crate::{LambdaProcess, sample_event, unique};
+use crate::{sample_event, unique};
 
 /// Services in all.
 pub const SERVICES: usize = 10_000;
@@ -210,7 +210,14 @@ pub async fn fleet_scale(local: &LocalAws, options: &Options) -> Vec<FleetRow> {
             ("TARGET_EXTERNAL_ID", external_id.as_str()),
             ("DISCOVERY", mode),
         ];
-        let mut function = start_as(local, options, &key, &vars).await;
+        let mut function = start_program_as(
+            local,
+            &options.binary("redeploy-on-push"),
+            REGION,
+            &key,
+            &vars,
+        )
+        .await;
         function.wait_until_ready(Duration::from_secs(5)).await;
         local.reset_calls().await;
         local.set_latency(API_LATENCY_MS).await;
@@ -248,37 +255,6 @@ pub async fn fleet_scale(local: &LocalAws, options: &Options) -> Vec<FleetRow> {
         });
     }
     rows
-}
-
-async fn start_as(
-    local: &LocalAws,
-    options: &Options,
-    key: &AccessKey,
-    vars: &[(&str, &str)],
-) -> LambdaProcess {
-    let mut env: Vec<(String, String)> = local
-        .function_env(REGION)
-        .into_iter()
-        .filter(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN"
-            )
-        })
-        .collect();
-    env.push(("AWS_ACCESS_KEY_ID".into(), key.access_key_id.clone()));
-    env.push((
-        "AWS_SECRET_ACCESS_KEY".into(),
-        key.secret_access_key.clone(),
-    ));
-    env.push((
-        "AWS_SESSION_TOKEN".into(),
-        key.session_token.clone().unwrap_or_default(),
-    ));
-    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    LambdaProcess::start(&options.binary("redeploy-on-push"), &env)
-        .await
-        .unwrap_or_else(|e| panic!("start redeploy-on-push: {e}"))
 }
 
 /// The fleet-scale section.

@@ -217,13 +217,26 @@ pub async fn start_function_as(
     key: &AccessKey,
     extra: &[(&str, &str)],
 ) -> LambdaProcess {
+    start_program_as(local, &crate::binary_path(name), region, key, extra).await
+}
+
+/// As [`start_function_as`], for the function binary at `program` (the
+/// benchmarks' release builds).
+pub async fn start_program_as(
+    local: &LocalAws,
+    program: &std::path::Path,
+    region: &str,
+    key: &AccessKey,
+    extra: &[(&str, &str)],
+) -> LambdaProcess {
     let mut env: Vec<(String, String)> = local
         .function_env(region)
         .into_iter()
         .filter(|(k, _)| {
-            !k.starts_with("AWS_ACCESS_KEY_ID")
-                && !k.starts_with("AWS_SECRET")
-                && k != "AWS_SESSION_TOKEN"
+            !matches!(
+                k.as_str(),
+                "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN"
+            )
         })
         .collect();
     env.push(("AWS_ACCESS_KEY_ID".into(), key.access_key_id.clone()));
@@ -239,7 +252,7 @@ pub async fn start_function_as(
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
-    LambdaProcess::start(&crate::binary_path(name), &env)
+    LambdaProcess::start(program, &env)
         .await
-        .unwrap_or_else(|e| panic!("start {name}: {e}"))
+        .unwrap_or_else(|e| panic!("start {}: {e}", program.display()))
 }
